@@ -1,0 +1,73 @@
+#include "model/namespace_spec.h"
+
+namespace meshkv {
+
+std::string_view ConsistencyName(Consistency c) {
+  switch (c) {
+    case Consistency::kOne: return "one";
+    case Consistency::kQuorum: return "quorum";
+    case Consistency::kAll: return "all";
+  }
+  return "quorum";
+}
+
+Result<Consistency> ParseConsistency(std::string_view text) {
+  if (text == "one") return Consistency::kOne;
+  if (text == "quorum") return Consistency::kQuorum;
+  if (text == "all") return Consistency::kAll;
+  return InvalidArgument("consistency '" + std::string(text.substr(0, 32)) +
+                         "' is not one of: one, quorum, all");
+}
+
+std::string_view SyncPolicyName(SyncPolicy p) {
+  return p == SyncPolicy::kLastWriterWins ? "lww" : "primary_writer";
+}
+
+Status ValidateNamespaceName(std::string_view name) {
+  if (name.empty() || name.size() > 64) {
+    return InvalidArgument("namespace name must be 1..64 characters");
+  }
+  if (name[0] < 'a' || name[0] > 'z') {
+    return InvalidArgument("namespace name '" + std::string(name) +
+                           "' must start with a lowercase letter");
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) {
+      return InvalidArgument("namespace name '" + std::string(name) +
+                             "' may contain only a-z, 0-9, '_' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+Status NamespaceSpec::Validate() const {
+  MESHKV_RETURN_IF_ERROR(ValidateNamespaceName(name));
+  if (replicas != kReplicasAll && (replicas < 1 || replicas > 16)) {
+    return InvalidArgument("replicas must be 1..16 or \"all\", got " + std::to_string(replicas));
+  }
+  if (sync_policy == SyncPolicy::kPrimaryWriter && writers.empty()) {
+    return InvalidArgument("sync_policy \"primary_writer\" needs a non-empty writers list of node ids");
+  }
+  if (sync_policy == SyncPolicy::kLastWriterWins && !writers.empty()) {
+    return InvalidArgument("writers is only meaningful with sync_policy = \"primary_writer\"");
+  }
+  if (default_ttl_ms < 0) return InvalidArgument("default_ttl must not be negative");
+  if (max_value_bytes < 0 || max_value_bytes > (int64_t{64} << 20)) {
+    return InvalidArgument("max_value_bytes must be 0..67108864 (64 MiB), got " +
+                           std::to_string(max_value_bytes));
+  }
+  return Status::Ok();
+}
+
+std::vector<NamespaceSpec> BuiltinNamespaces() {
+  NamespaceSpec def;
+  def.name = "default";
+  NamespaceSpec dns;
+  dns.name = "dns";
+  dns.replicas = NamespaceSpec::kReplicasAll;
+  dns.max_value_bytes = 64 * 1024;
+  return {def, dns};
+}
+
+}  // namespace meshkv

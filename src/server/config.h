@@ -1,0 +1,85 @@
+// Node configuration: TOML file, then MESHKV_* environment, then flags (flags
+// win). Every key is documented in `meshkv config default`, which prints the
+// defaults as an annotated TOML file that LoadConfig accepts unchanged.
+//
+// Errors name the key, the source and (for files) the line:
+//   config.toml:12: http.max_body_bytes: expected an integer, got a string
+//   env MESHKV_HTTP_THREADS: expected an integer, got "two"
+//   flag --http-listen: "localhost" is not host:port
+// and unknown keys are errors, never ignored.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "model/namespace_spec.h"
+#include "trust/tokens.h"
+
+namespace meshkv {
+
+struct Config {
+  struct Node {
+    std::string data_dir = "./data";  // holds node_id, LOCK, db/, admin.token
+  } node;
+
+  struct Http {
+    std::string listen = "127.0.0.1:7070";  // host:port; port 0 = any free port
+    int threads = 0;                        // io threads; 0 = one per core
+    int64_t max_header_bytes = 16 * 1024;   // request line + headers
+    int64_t max_body_bytes = (1 << 20) + 64 * 1024;  // cap for any body (batch included)
+    int64_t request_timeout_ms = 30'000;    // whole request must arrive within this
+    int64_t idle_timeout_ms = 60'000;       // keep-alive connection idle limit
+    int max_connections = 10'000;           // beyond this: 503 and close
+    int max_inflight_requests = 4'096;      // beyond this: 429 with Retry-After
+  } http;
+
+  struct Storage {
+    std::string engine = "rocksdb";         // "rocksdb" | "memory" (all namespaces in memory)
+    bool sync_always = false;               // sync = "always" (fsync each group commit) | "none"
+    int64_t block_cache_bytes = 128ll << 20;
+    int64_t write_buffer_bytes = 64ll << 20;
+  } storage;
+
+  struct Clock {
+    int64_t max_clock_skew_ms = 500;
+  } clock;
+
+  struct Log {
+    std::string level = "info";             // trace|debug|info|warn|error
+  } log;
+
+  // Auth disabled; flag only (--dev-insecure), never from file or env.
+  bool dev_insecure = false;
+
+  std::vector<TokenSpec> tokens;            // [[tokens]]
+  std::vector<NamespaceSpec> namespaces;    // built-ins, then [namespaces.NAME]
+
+  // Where the config came from, for `status` and reload ("" = no file).
+  std::string config_path;
+};
+
+struct ConfigSources {
+  std::optional<std::string> file;                       // TOML path
+  std::map<std::string, std::string> env;                // usually the process environment
+  std::vector<std::pair<std::string, std::string>> flags;  // dotted key -> value
+};
+
+// Loads and validates. Flags use dotted keys ("http.listen", "node.data_dir",
+// "storage.sync", "log.level", "dev_insecure").
+Result<Config> LoadConfig(const ConfigSources& sources);
+
+// Reads only [[tokens]] from `path` again (for SIGHUP reload).
+Result<std::vector<TokenSpec>> LoadTokens(const std::string& path);
+
+// The annotated default config (`meshkv config default`).
+std::string DefaultConfigToml();
+
+// The process environment as a map (MESHKV_* entries only).
+std::map<std::string, std::string> MeshkvEnvironment();
+
+}  // namespace meshkv

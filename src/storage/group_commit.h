@@ -1,0 +1,55 @@
+// GroupCommitter: turns many concurrent durable writes into few fsyncs.
+//
+// Callers Submit() a batch with a completion callback. One committer thread
+// takes everything queued, applies it as a single synced Store::Apply, and
+// then calls each callback with the shared Status. Latency for one writer is
+// one fsync; throughput grows with the number of concurrent writers.
+//
+// Callbacks run on the committer thread; they must be short (post to your own
+// executor). Submit() after Stop() calls back with kUnavailable.
+// Lifecycle: Start() once, Stop() drains the queue (every callback runs) and
+// joins the thread. Thread-safety: Submit() from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "storage/store.h"
+
+namespace meshkv {
+
+class GroupCommitter {
+ public:
+  using Callback = std::function<void(Status)>;
+
+  // `store` must outlive this. max_batch_ops caps one combined batch.
+  explicit GroupCommitter(Store& store, size_t max_batch_ops = 4096);
+  ~GroupCommitter();
+
+  void Start();
+  void Stop();
+  void Submit(WriteBatch batch, Callback done);
+
+  uint64_t commits() const;  // fsync'd Apply calls so far
+
+ private:
+  void Run();
+  struct Pending {
+    WriteBatch batch;
+    Callback done;
+  };
+  Store& store_;
+  const size_t max_batch_ops_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;  // guarded by mutex_
+  bool stopping_ = false;      // guarded by mutex_
+  uint64_t commits_ = 0;       // guarded by mutex_
+};
+
+}  // namespace meshkv

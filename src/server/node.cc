@@ -128,7 +128,7 @@ Status Node::Start() {
     auto secret = LoadOrCreateAdminToken(s.data_dir->admin_token_path());
     if (!secret.ok()) return secret.status();
     s.generated_admin =
-        TokenSpec{"admin (generated)", Sha256Hex(*secret), static_cast<ScopeSet>(Scope::kAdmin),
+        TokenSpec{"generated-admin", Sha256Hex(*secret), static_cast<ScopeSet>(Scope::kAdmin),
                   std::nullopt, ""};
     spdlog::info("no [[tokens]] configured: admin token is in {} (mode 0600)",
                  s.data_dir->admin_token_path());

@@ -2,7 +2,9 @@
 // process. Open() creates it (mode 0700) if missing, takes an advisory lock
 // (flock on <dir>/LOCK) and reads or creates <dir>/node_id. A second process
 // on the same directory gets kFailedPrecondition with a message naming the
-// directory and the pid that holds it.
+// directory and the pid that holds it. A node_id file that does not parse is
+// kDataLoss naming the file; a directory that cannot be created or written
+// (permissions, not a directory) is kFailedPrecondition naming the path.
 //
 // Layout:  <dir>/LOCK  <dir>/node_id  <dir>/db/ (RocksDB)  <dir>/admin.token
 // Thread-safety: immutable after Open(). Lifecycle: the lock is released when
@@ -11,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "base/node_id.h"
 #include "base/status.h"

@@ -1,14 +1,22 @@
 // GroupCommitter: turns many concurrent durable writes into few fsyncs.
 //
 // Callers Submit() a batch with a completion callback. One committer thread
-// takes everything queued, applies it as a single synced Store::Apply, and
-// then calls each callback with the shared Status. Latency for one writer is
-// one fsync; throughput grows with the number of concurrent writers.
+// takes what is queued (whole batches, in order, up to max_batch_ops ops; a
+// larger batch goes alone), applies it as a single synced Store::Apply, and
+// then calls each callback with the shared Status. If that combined Apply
+// fails, each batch is retried alone and gets its own Status, so one bad batch
+// does not fail the others. Each batch stays atomic; batches combined into one
+// Apply also commit together. Latency for one writer is one fsync; throughput
+// grows with the number of concurrent writers.
 //
-// Callbacks run on the committer thread; they must be short (post to your own
-// executor). Submit() after Stop() calls back with kUnavailable.
-// Lifecycle: Start() once, Stop() drains the queue (every callback runs) and
-// joins the thread. Thread-safety: Submit() from any thread.
+// Callbacks run on the committer thread, outside any lock; they must be short
+// (post to your own executor). Submit() after Stop() calls back at once, on
+// the caller's thread, with kUnavailable.
+// Lifecycle: Start() once; batches submitted before Start() wait for it.
+// Stop() drains the queue (every callback runs) and joins the thread; if
+// Start() was never called, Stop() commits the queue on the caller's thread.
+// The destructor calls Stop(). Thread-safety: Submit() and commits() from any
+// thread; Start() and Stop() from the owner.
 #pragma once
 
 #include <condition_variable>
@@ -34,7 +42,7 @@ class GroupCommitter {
   void Stop();
   void Submit(WriteBatch batch, Callback done);
 
-  uint64_t commits() const;  // fsync'd Apply calls so far
+  uint64_t commits() const;  // synced Apply calls so far, retries included
 
  private:
   void Run();

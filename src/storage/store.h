@@ -4,7 +4,9 @@
 // replicated writes may arrive in any order and any number of times. A batch
 // is atomic (all or nothing) and, when `sync` is true, durable on return
 // (fsync'd WAL); with sync=false it survives a process crash (SIGKILL) but not
-// a power loss.
+// a power loss. A batch is checked before anything is written: an unknown
+// namespace is kNotFound, a bad key (ValidateKey) or a tombstone that carries
+// a value is kInvalidArgument, and then nothing in the batch is applied.
 //
 // Reads return raw entries, tombstones and expired entries included, because
 // replication needs them; use GetLive()/ScanOptions::include_dead=false for
@@ -42,31 +44,35 @@ struct KeyEntry {
 };
 
 struct ScanOptions {
-  std::string prefix;        // only keys starting with this
-  std::string start_after;   // exclusive lower bound ("" = from the start of prefix)
-  size_t limit = 100;        // max items returned (>= 1)
-  bool include_dead = false; // include tombstones and expired entries
-  int64_t now_ms = 0;        // "now" for expiry when include_dead is false
-  bool keys_only = false;    // leave Entry::value empty
+  std::string prefix;         // only keys starting with this
+  std::string start_after;    // exclusive lower bound ("" = from the start of prefix)
+  size_t limit = 100;         // max items returned (0 is kInvalidArgument)
+  bool include_dead = false;  // include tombstones and expired entries
+  int64_t now_ms = 0;         // "now" for expiry when include_dead is false (0: none expired)
+  bool keys_only = false;     // leave Entry::value empty
 };
 
 struct ScanPage {
   std::vector<KeyEntry> items;  // in key order (bytewise)
-  bool more = false;            // true if another key matched after the last item
+  // True if another key matched after the last item. To answer it, a scan
+  // that skips dead entries looks past at most 1000 of them; beyond that it
+  // says true without proof, and the next page (start_after = last item's
+  // key) may come back empty with more=false.
+  bool more = false;
 };
 
 struct NamespaceStats {
   std::string ns;
-  std::string engine;             // "rocksdb" or "memory"
-  uint64_t estimated_keys = 0;    // includes tombstones; an estimate for rocksdb
-  uint64_t estimated_bytes = 0;   // live data size estimate (SST + memtables)
+  std::string engine;            // "rocksdb" or "memory"
+  uint64_t estimated_keys = 0;   // includes tombstones; an estimate for rocksdb
+  uint64_t estimated_bytes = 0;  // live data size estimate (SST + memtables)
 };
 
 struct StoreStats {
   std::vector<NamespaceStats> namespaces;
-  uint64_t writes_applied = 0;    // ops applied since open
-  uint64_t write_batches = 0;     // Apply() calls since open
-  uint64_t synced_batches = 0;    // Apply() calls with sync since open
+  uint64_t writes_applied = 0;  // ops applied since open
+  uint64_t write_batches = 0;   // Apply() calls since open
+  uint64_t synced_batches = 0;  // Apply() calls with sync since open
 };
 
 class Store {
@@ -86,17 +92,22 @@ Result<std::optional<Entry>> GetLive(Store& store, std::string_view ns, std::str
                                      int64_t now_ms);
 
 struct StoreOptions {
-  std::string path;                         // RocksDB directory (created if missing)
-  std::vector<NamespaceSpec> namespaces;    // StorageKind picks the engine per namespace
-  uint64_t block_cache_bytes = 128ull << 20;
-  uint64_t write_buffer_bytes = 64ull << 20;
+  std::string path;                           // RocksDB directory (created if missing)
+  std::vector<NamespaceSpec> namespaces;      // StorageKind picks the engine per namespace
+  uint64_t block_cache_bytes = 128ull << 20;  // one LRU cache shared by all namespaces
+  uint64_t write_buffer_bytes = 64ull << 20;  // memtable size, per disk namespace
 };
 
 // Opens the store for a node: disk namespaces in RocksDB (one column family
-// each), memory namespaces in the in-memory engine, behind one Store.
+// each), memory namespaces in the in-memory engine, behind one Store. RocksDB
+// is not opened when no namespace is on disk. A batch that touches both
+// engines is atomic per engine only: disk ops are applied first, then memory
+// ops. Bad namespace lists (invalid or duplicate names) are kInvalidArgument;
+// a database held by another process is kFailedPrecondition.
 Result<std::unique_ptr<Store>> OpenStore(const StoreOptions& options);
 
-// The engines, for tests and tools.
+// The engines, for tests and tools. Each puts every namespace it is given in
+// itself, whatever its StorageKind.
 Result<std::unique_ptr<Store>> OpenRocksStore(const StoreOptions& options);
 std::unique_ptr<Store> NewMemoryStore(const std::vector<NamespaceSpec>& namespaces);
 

@@ -5,8 +5,22 @@
 // Errors name the key, the source and (for files) the line:
 //   config.toml:12: http.max_body_bytes: expected an integer, got a string
 //   env MESHKV_HTTP_THREADS: expected an integer, got "two"
-//   flag --http-listen: "localhost" is not host:port
-// and unknown keys are errors, never ignored.
+//   flag http.listen: "localhost" is not host:port
+// and unknown keys are errors, never ignored. Every problem found is
+// reported in one kInvalidArgument status, one problem per line.
+//
+// Keys: [node] [http] [storage] [clock] [log] as in Config below; durations
+// are strings ("30s") under the field's name without `_ms`
+// (http.request_timeout -> request_timeout_ms); storage.sync is "none" or
+// "always"; [[tokens]] has name, sha256, scopes, namespace, prefix;
+// [namespaces.NAME] has replicas (1..16 or "all"), consistency, sync_policy,
+// writers, default_ttl, max_value_bytes, storage ("disk" | "memory").
+//
+// Environment: MESHKV_<SECTION>_<KEY>, e.g. MESHKV_HTTP_MAX_BODY_BYTES,
+// MESHKV_STORAGE_SYNC; values are converted to the key's type. The client's
+// MESHKV_TOKEN and MESHKV_ADDR are ignored; any other unknown MESHKV_* is an
+// error. Tokens and namespaces come only from the file; dev_insecure only
+// from a flag.
 #pragma once
 
 #include <cstdint>
@@ -66,14 +80,21 @@ struct Config {
 struct ConfigSources {
   std::optional<std::string> file;                       // TOML path
   std::map<std::string, std::string> env;                // usually the process environment
-  std::vector<std::pair<std::string, std::string>> flags;  // dotted key -> value
+  // dotted key -> value, converted like environment values; errors name the
+  // dotted key ("flag http.listen: ..."), whatever the CLI calls the flag.
+  std::vector<std::pair<std::string, std::string>> flags;
 };
 
 // Loads and validates. Flags use dotted keys ("http.listen", "node.data_dir",
-// "storage.sync", "log.level", "dev_insecure").
+// "storage.sync", "log.level", "http.request_timeout", "dev_insecure" =
+// "true" | "false"). Errors: kInvalidArgument for anything wrong in the
+// sources, kNotFound when the file does not exist, kFailedPrecondition when
+// it cannot be read. Never throws.
 Result<Config> LoadConfig(const ConfigSources& sources);
 
-// Reads only [[tokens]] from `path` again (for SIGHUP reload).
+// Reads only [[tokens]] from `path` again (for SIGHUP reload), validated as
+// LoadConfig does (token namespaces must be built-ins or [namespaces.NAME]
+// of the same file); other sections are not looked at. Same error codes.
 Result<std::vector<TokenSpec>> LoadTokens(const std::string& path);
 
 // The annotated default config (`meshkv config default`).

@@ -31,8 +31,8 @@ Result<Scope> ParseScope(std::string_view text);  // "read" | "write" | "admin"
 std::string ScopeSetToString(ScopeSet scopes);     // "read,write"
 
 struct TokenSpec {
-  std::string name;                // for logs and errors; never the secret
-  std::string sha256_hex;          // 64 lowercase hex digits
+  std::string name;                // for logs and errors (not secret); 1..64 of [A-Za-z0-9_.-]
+  std::string sha256_hex;          // 64 hex digits; Build() stores them lower case
   ScopeSet scopes = 0;
   std::optional<std::string> ns;   // limited to this namespace when set
   std::string key_prefix;          // limited to keys with this prefix when non-empty
@@ -40,10 +40,14 @@ struct TokenSpec {
 
 class TokenSet {
  public:
-  // Validates every spec (hash format, non-empty scopes, unique names).
+  // Validates every spec (name, hash format, non-empty known scopes, unique
+  // names, unique hashes, namespace non-empty when set) and normalises the
+  // hashes to lower case. Errors are kInvalidArgument naming the token, never
+  // echoing its hash.
   static Result<TokenSet> Build(std::vector<TokenSpec> specs);
 
-  // The spec whose hash matches `token`, or nullptr.
+  // The spec whose hash matches `token`, or nullptr (always for an empty
+  // token). The pointer stays valid as long as this TokenSet.
   const TokenSpec* Authenticate(std::string_view token) const;
   size_t size() const { return specs_.size(); }
   const std::vector<TokenSpec>& specs() const { return specs_; }
@@ -55,13 +59,24 @@ class TokenSet {
 
 // OK when `token` may use `scope` on (ns, key). For requests that are not
 // about a key (status, metrics, ready) pass empty `ns` and `key`: only the
-// scope is checked then. Errors are kPermissionDenied with a message saying
-// which limit refused (scope, namespace or prefix).
+// scope is checked then. A non-empty key with an empty ns fails closed for a
+// namespace-limited token. Errors are kPermissionDenied with a message saying
+// which limit refused, checked in this order: "token 'ci' lacks the write
+// scope", "token 'ci' is limited to namespace 'app'", "token 'ci' is limited
+// to keys starting with 'app/'".
 Status Authorize(const TokenSpec& token, Scope scope, std::string_view ns, std::string_view key);
 
-// OK when `token` may list keys under `prefix` in `ns`: a prefix-limited token
-// may list only inside its prefix.
+// OK when `token` may list keys under `prefix` in `ns` (needs the read
+// scope): a prefix-limited token may list only inside its prefix.
 Status AuthorizeList(const TokenSpec& token, std::string_view ns, std::string_view prefix);
+
+// The checks TokenSet::Build applies to single fields, for callers that want
+// to report a problem at the field (config file lines):
+//   a name is 1..64 of [A-Za-z0-9_.-];
+//   a hash is 64 hex digits, returned in lower case. The message starts with
+//   "must be", to follow the field's name.
+Status ValidateTokenName(std::string_view name);
+Result<std::string> NormalizeSha256Hex(std::string_view hex);
 
 // Lowercase hex SHA-256 of `data`.
 std::string Sha256Hex(std::string_view data);

@@ -22,6 +22,8 @@
 namespace meshkv {
 
 inline constexpr size_t kMaxKeyBytes = 1024;
+// Longest TTL accepted anywhere (100 years), so now + ttl never overflows.
+inline constexpr int64_t kMaxTtlMillis = int64_t{100} * 365 * 24 * 3600 * 1000;
 
 struct Version {
   HlcTimestamp timestamp;

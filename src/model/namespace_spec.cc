@@ -1,5 +1,7 @@
 #include "model/namespace_spec.h"
 
+#include "model/entry.h"
+
 namespace meshkv {
 
 std::string_view ConsistencyName(Consistency c) {
@@ -53,6 +55,7 @@ Status NamespaceSpec::Validate() const {
     return InvalidArgument("writers is only meaningful with sync_policy = \"primary_writer\"");
   }
   if (default_ttl_ms < 0) return InvalidArgument("default_ttl must not be negative");
+  if (default_ttl_ms > kMaxTtlMillis) return InvalidArgument("default_ttl must be at most 100 years");
   if (max_value_bytes < 0 || max_value_bytes > (int64_t{64} << 20)) {
     return InvalidArgument("max_value_bytes must be 0..67108864 (64 MiB), got " +
                            std::to_string(max_value_bytes));

@@ -50,6 +50,9 @@ Status KvService::ValidateMutations(std::string_view ns,
                                std::to_string(spec->max_value_bytes));
     }
     if (m.ttl_ms && *m.ttl_ms < 0) return InvalidArgument("ttl must not be negative");
+    if (m.ttl_ms && *m.ttl_ms > kMaxTtlMillis) {
+      return InvalidArgument("ttl is above the limit of 100 years; omit ttl for no expiry");
+    }
   }
   return Status::Ok();
 }

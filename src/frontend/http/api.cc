@@ -1,6 +1,7 @@
 #include "frontend/http/api.h"
 
-#include <boost/asio/async_result.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -63,6 +64,8 @@ struct QueryParams {
 };
 
 // Awaits KvService::Write, resuming on the calling coroutine's executor.
+// With group commit the write completes on the commit thread; the result is
+// posted back to this connection's executor, where it wakes the waiting timer.
 asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::string ns,
                                                           std::vector<Mutation> mutations) {
   using WriteResult = Result<std::vector<WriteAck>>;
@@ -71,15 +74,23 @@ asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::st
     kv.Write(ns, mutations, [&out](WriteResult r) { out.emplace(std::move(r)); });
     co_return std::move(*out);
   }
-  auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(WriteResult)>(
-      [&kv, executor, ns = std::move(ns), mutations = std::move(mutations)](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        kv.Write(ns, mutations, [shared, executor](WriteResult r) {
-          asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
-        });
-      },
-      asio::use_awaitable);
+  struct Wait {
+    explicit Wait(asio::any_io_executor executor) : wake(executor) {}
+    asio::steady_timer wake;
+    std::optional<WriteResult> result;  // touched only on the connection's executor
+  };
+  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
+  wait->wake.expires_at(asio::steady_timer::time_point::max());
+  kv.Write(ns, mutations, [wait](WriteResult r) {
+    asio::post(wait->wake.get_executor(), [wait, r = std::move(r)]() mutable {
+      wait->result.emplace(std::move(r));
+      wait->wake.cancel();
+    });
+  });
+  while (!wait->result) {
+    co_await wait->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return std::move(*wait->result);
 }
 
 }  // namespace

@@ -173,6 +173,16 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
           co_await fail(bhttp::status::request_timeout, "request_timeout",
                         "the request did not arrive within http.request_timeout", Route::kUnknown);
         }
+      } else if (ec == bhttp::error::body_limit) {
+        // Beast checks Content-Length against the limit while parsing the header.
+        co_await fail(bhttp::status::payload_too_large, "payload_too_large",
+                      "body exceeds http.max_body_bytes (" +
+                          std::to_string(options.max_body_bytes) + ")",
+                      Route::kUnknown);
+      } else if (ec == bhttp::error::partial_message) {
+        // The client stopped sending mid-request (it may still read).
+        co_await fail(bhttp::status::bad_request, "bad_request",
+                      "the request ended before its headers were complete", Route::kUnknown);
       } else if (ec == bhttp::error::header_limit) {
         co_await fail(bhttp::status::request_header_fields_too_large, "headers_too_large",
                       "request line and headers exceed http.max_header_bytes (" +
@@ -195,13 +205,6 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
                     Route::kUnknown);
       break;
     }
-    if (parser.content_length() && *parser.content_length() > static_cast<uint64_t>(options.max_body_bytes)) {
-      co_await fail(bhttp::status::payload_too_large, "payload_too_large",
-                    "body is " + std::to_string(*parser.content_length()) +
-                        " bytes; http.max_body_bytes is " + std::to_string(options.max_body_bytes),
-                    Route::kUnknown);
-      break;
-    }
     if (!parser.is_done()) {
       auto expect = head.find(bhttp::field::expect);
       if (expect != head.end() && beast::iequals(expect->value(), "100-continue")) {
@@ -217,6 +220,11 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
           co_await fail(bhttp::status::payload_too_large, "payload_too_large",
                         "body exceeds http.max_body_bytes (" +
                             std::to_string(options.max_body_bytes) + ")",
+                        Route::kUnknown);
+        } else if (bec == bhttp::error::partial_message) {
+          co_await fail(bhttp::status::bad_request, "bad_request",
+                        "the request ended before its body was complete (Content-Length " +
+                            std::to_string(parser.content_length().value_or(0)) + ")",
                         Route::kUnknown);
         } else if (bec == beast::error::timeout) {
           co_await fail(bhttp::status::request_timeout, "request_timeout",

@@ -1,5 +1,6 @@
 #include "base/encoding.h"
 
+#include <algorithm>
 #include <array>
 
 namespace meshkv {
@@ -118,6 +119,32 @@ Result<std::string> Base64Decode(std::string_view text) {
 Result<std::string> Base64UrlDecode(std::string_view text) {
   static const auto table = ReverseTable(kBase64Url);
   return Decode(text, table, false, "base64url");
+}
+
+std::string QuoteForMessage(std::string_view text, char quote) {
+  static constexpr size_t kMaxShown = 64;
+  const bool utf8 = IsValidUtf8(text);
+  size_t shown = std::min(text.size(), kMaxShown);
+  while (utf8 && shown < text.size() && shown > 0 &&
+         (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) {
+    --shown;  // do not split a multi-byte character
+  }
+  std::string out(1, quote);
+  for (unsigned char c : text.substr(0, shown)) {
+    if (c == static_cast<unsigned char>(quote) || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+      out += "\\x";
+      out += kHexDigits[c >> 4];
+      out += kHexDigits[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (shown < text.size()) out += "...";
+  out += quote;
+  return out;
 }
 
 bool IsValidUtf8(std::string_view bytes) {

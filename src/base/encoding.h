@@ -22,6 +22,13 @@ Result<std::string> Base64Decode(std::string_view text);
 std::string Base64UrlEncode(std::string_view bytes);
 Result<std::string> Base64UrlDecode(std::string_view text);
 
+// Text from outside (keys, names, config values) quoted for an error message:
+// wrapped in `quote`, the quote and backslash escaped with a backslash, control
+// bytes (and, in text that is not UTF-8, every byte above 0x7f) written as
+// \xNN, and cut after 64 bytes at a character boundary ("..."), so a message
+// is always one printable UTF-8 line.
+std::string QuoteForMessage(std::string_view text, char quote = '\'');
+
 // True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view bytes);
 

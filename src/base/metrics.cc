@@ -131,7 +131,13 @@ std::string MetricsRegistry::Render() const {
     const char* type = family.type == Type::kCounter     ? "counter"
                        : family.type == Type::kHistogram ? "histogram"
                                                          : "gauge";
-    out += "# HELP " + name + " " + family.help + "\n";
+    std::string help;
+    for (char c : family.help) {
+      if (c == '\\') help += "\\\\";
+      else if (c == '\n') help += "\\n";
+      else help += c;
+    }
+    out += "# HELP " + name + " " + help + "\n";
     out += "# TYPE " + name + " " + type + "\n";
     for (const auto& child : family.children) {
       switch (family.type) {

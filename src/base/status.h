@@ -99,8 +99,11 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  // OK when a value is held.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(data_); }
+  // OK when a value is held. The reference lives as long as this Result.
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(data_);
+  }
 
  private:
   std::variant<T, Status> data_;

@@ -51,32 +51,7 @@ constexpr int64_t kMiB = 1024 * kKiB;
 constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kTiB = 1024 * kGiB;
 
-// A value shown in an error message: double-quoted, control bytes (and, in
-// text that is not UTF-8, every byte above 0x7f) escaped, long values cut at
-// a character boundary, so a message is always one printable UTF-8 line.
-std::string Quote(std::string_view text) {
-  static constexpr size_t kMaxShown = 64;
-  const bool utf8 = IsValidUtf8(text);
-  size_t shown = std::min(text.size(), kMaxShown);
-  while (utf8 && shown < text.size() && shown > 0 &&
-         (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) {
-    --shown;  // do not split a multi-byte character
-  }
-  std::string out = "\"";
-  for (unsigned char c : text.substr(0, shown)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (shown < text.size()) out += "...";
-  out += '"';
-  return out;
-}
+std::string Quote(std::string_view text) { return QuoteForMessage(text, '"'); }
 
 // A TOML basic string holding `text`.
 std::string TomlString(std::string_view text) {

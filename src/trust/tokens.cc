@@ -49,48 +49,22 @@ bool HasScope(ScopeSet scopes, Scope scope) {
   return (scopes & static_cast<ScopeSet>(scope)) != 0;
 }
 
-// Quotes text for an error message: control bytes (and, in text that is not
-// UTF-8, every byte above 0x7f) become \\xNN and long text is cut at a
-// character boundary, so a message is always one printable UTF-8 line.
-std::string Quoted(std::string_view text) {
-  static constexpr size_t kMaxShown = 64;
-  static constexpr char kHex[] = "0123456789abcdef";
-  const bool utf8 = IsValidUtf8(text);
-  size_t shown = std::min(text.size(), kMaxShown);
-  while (utf8 && shown < text.size() && shown > 0 &&
-         (static_cast<unsigned char>(text[shown]) & 0xc0) == 0x80) {
-    --shown;  // do not split a multi-byte character
-  }
-  std::string out = "'";
-  for (unsigned char c : text.substr(0, shown)) {
-    if (c < 0x20 || c == 0x7f || c == '\\' || c == '\'' || (c >= 0x80 && !utf8)) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (shown < text.size()) out += "...";
-  out += "'";
-  return out;
-}
 
 std::string TokenLabel(const TokenSpec& token) {
-  return "token " + Quoted(token.name);
+  return "token " + QuoteForMessage(token.name);
 }
 
 // Fails closed: a namespace-limited token must name the namespace it asks for.
 Status CheckNamespace(const TokenSpec& token, std::string_view ns) {
   if (token.ns.has_value() && *token.ns != ns) {
-    return PermissionDenied(TokenLabel(token) + " is limited to namespace " + Quoted(*token.ns));
+    return PermissionDenied(TokenLabel(token) + " is limited to namespace " + QuoteForMessage(*token.ns));
   }
   return Status::Ok();
 }
 
 Status PrefixDenied(const TokenSpec& token) {
   return PermissionDenied(TokenLabel(token) + " is limited to keys starting with " +
-                          Quoted(token.key_prefix));
+                          QuoteForMessage(token.key_prefix));
 }
 
 }  // namespace
@@ -99,7 +73,7 @@ Result<Scope> ParseScope(std::string_view text) {
   for (Scope scope : {Scope::kRead, Scope::kWrite, Scope::kAdmin}) {
     if (text == ScopeName(scope)) return scope;
   }
-  return InvalidArgument("scope " + Quoted(text) + " is not one of: read, write, admin");
+  return InvalidArgument("scope " + QuoteForMessage(text) + " is not one of: read, write, admin");
 }
 
 std::string ScopeSetToString(ScopeSet scopes) {
@@ -119,7 +93,7 @@ Status ValidateTokenName(std::string_view name) {
                 c == '_' || c == '-' || c == '.');
   }
   if (ok) return Status::Ok();
-  return InvalidArgument("token name " + Quoted(name) +
+  return InvalidArgument("token name " + QuoteForMessage(name) +
                          " must be 1..64 characters of A-Z, a-z, 0-9, '_', '-' and '.'");
 }
 
@@ -142,7 +116,7 @@ Result<TokenSet> TokenSet::Build(std::vector<TokenSpec> specs) {
   for (TokenSpec& spec : specs) {
     MESHKV_RETURN_IF_ERROR(ValidateTokenName(spec.name));
     if (!names.insert(spec.name).second) {
-      return InvalidArgument("token name " + Quoted(spec.name) +
+      return InvalidArgument("token name " + QuoteForMessage(spec.name) +
                              " is used twice; every token needs its own name");
     }
     const std::string label = TokenLabel(spec);

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -28,8 +30,8 @@ namespace {
 // ---------------------------------------------------------------------------
 // Scalar settings: the keys that file, environment and flags can all set.
 
-enum class Kind { kString, kInteger, kDuration, kBoolean };
-using ScalarValue = std::variant<std::string, int64_t, bool>;
+enum class Kind { kString, kInteger, kDuration, kBoolean, kStringList };
+using ScalarValue = std::variant<std::string, int64_t, bool, std::vector<std::string>>;
 
 struct Setting {
   std::string_view key;  // dotted, e.g. "http.max_body_bytes"
@@ -79,6 +81,9 @@ std::string_view StorageKindName(StorageKind kind) {
 
 const std::string& StringOf(const ScalarValue& v) {
   return std::get<std::string>(v);
+}
+const std::vector<std::string>& ListOf(const ScalarValue& v) {
+  return std::get<std::vector<std::string>>(v);
 }
 int64_t IntegerOf(const ScalarValue& v) {
   return std::get<int64_t>(v);
@@ -154,6 +159,29 @@ Status ValidateListen(std::string_view listen) {
     return InvalidArgument(
         fmt::format("port {} in {} is out of range 0..65535", port_number, Quote(listen)));
   }
+  return Status::Ok();
+}
+
+// A domain name as config accepts it: ASCII letters, digits, '-' and '_'
+// labels of 1..63 characters separated by dots, optional trailing dot, at most
+// 253 characters (the DNS server re-parses it with the wire library).
+Status ValidateDnsName(std::string_view name) {
+  std::string_view n = name;
+  if (!n.empty() && n.back() == '.') n.remove_suffix(1);
+  if (n.empty() || n.size() > 253) return InvalidArgument(Quote(name) + " is not a domain name");
+  size_t label = 0;
+  for (char c : n) {
+    if (c == '.') {
+      if (label == 0) return InvalidArgument(Quote(name) + " has an empty label");
+      label = 0;
+      continue;
+    }
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return InvalidArgument(Quote(name) + " may contain only letters, digits, '-', '_' and dots");
+    if (++label > 63) return InvalidArgument(Quote(name) + " has a label longer than 63 characters");
+  }
+  if (label == 0) return InvalidArgument(Quote(name) + " has an empty label");
   return Status::Ok();
 }
 
@@ -233,6 +261,53 @@ std::vector<Setting> BuildSettings() {
   add("clock.max_clock_skew", Kind::kDuration, [](Config& c, const ScalarValue& v) {
     MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 1, 3'600'000));
     c.clock.max_clock_skew_ms = IntegerOf(v);
+    return Status::Ok();
+  });
+  add("dns.listen", Kind::kString, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(ValidateListen(StringOf(v)));
+    c.dns.listen = StringOf(v);
+    return Status::Ok();
+  });
+  add("dns.zones", Kind::kStringList, [](Config& c, const ScalarValue& v) {
+    for (const std::string& zone : ListOf(v)) MESHKV_RETURN_IF_ERROR(ValidateDnsName(zone));
+    c.dns.zones = ListOf(v);
+    return Status::Ok();
+  });
+  add("dns.nameservers", Kind::kStringList, [](Config& c, const ScalarValue& v) {
+    for (const std::string& name : ListOf(v)) MESHKV_RETURN_IF_ERROR(ValidateDnsName(name));
+    c.dns.nameservers = ListOf(v);
+    return Status::Ok();
+  });
+  add("dns.soa_rname", Kind::kString, [](Config& c, const ScalarValue& v) {
+    if (!StringOf(v).empty()) MESHKV_RETURN_IF_ERROR(ValidateDnsName(StringOf(v)));
+    c.dns.soa_rname = StringOf(v);
+    return Status::Ok();
+  });
+  auto add_seconds = [&add](std::string_view key, int64_t Config::Dns::*field) {
+    add(key, Kind::kDuration, [field](Config& c, const ScalarValue& v) {
+      // DNS times are 32-bit seconds (RFC 1035 3.3.13); at least one second.
+      MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 1000, int64_t{INT32_MAX} * 1000));
+      c.dns.*field = IntegerOf(v) / 1000;
+      return Status::Ok();
+    });
+  };
+  add_seconds("dns.soa_refresh", &Config::Dns::soa_refresh_s);
+  add_seconds("dns.soa_retry", &Config::Dns::soa_retry_s);
+  add_seconds("dns.soa_expire", &Config::Dns::soa_expire_s);
+  add_seconds("dns.soa_minimum", &Config::Dns::soa_minimum_s);
+  add_seconds("dns.default_ttl", &Config::Dns::default_ttl_s);
+  add("dns.axfr_allow", Kind::kStringList, [](Config& c, const ScalarValue& v) {
+    for (const std::string& ip : ListOf(v)) {
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(ip, ec);
+      if (ec) return InvalidArgument(Quote(ip) + " is not an IP address");
+    }
+    c.dns.axfr_allow = ListOf(v);
+    return Status::Ok();
+  });
+  add("dns.max_udp_payload", Kind::kInteger, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckRange(IntegerOf(v), 512, 4096));
+    c.dns.max_udp_payload = static_cast<int>(IntegerOf(v));
     return Status::Ok();
   });
   add("log.level", Kind::kString, [](Config& c, const ScalarValue& v) {
@@ -321,6 +396,23 @@ Result<ScalarValue> FromString(const Setting& setting, const std::string& text) 
       if (!v.ok()) return v.status();
       return ScalarValue(*v);
     }
+    case Kind::kStringList: {
+      // Environment and flags spell lists as "a,b,c".
+      std::vector<std::string> items;
+      size_t start = 0;
+      while (start <= text.size() && !text.empty()) {
+        size_t comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                           : comma - start);
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (item.empty()) return InvalidArgument("empty item in list " + Quote(text));
+        items.push_back(std::move(item));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+      return ScalarValue(std::move(items));
+    }
     case Kind::kBoolean:
       if (text == "true") return ScalarValue(true);
       if (text == "false") return ScalarValue(false);
@@ -391,6 +483,17 @@ Result<ScalarValue> FromToml(const Setting& setting, const toml::node& node) {
       auto v = TomlToDuration(node);
       if (!v.ok()) return v.status();
       return ScalarValue(*v);
+    }
+    case Kind::kStringList: {
+      const auto* array = node.as_array();
+      if (array == nullptr) return WrongType("an array of strings", node);
+      std::vector<std::string> items;
+      for (const toml::node& item : *array) {
+        const auto* text = item.as_string();
+        if (text == nullptr) return WrongType("an array of strings", item);
+        items.push_back(text->get());
+      }
+      return ScalarValue(std::move(items));
     }
     case Kind::kBoolean:
       if (const auto* b = node.as_boolean()) return ScalarValue(b->get());
@@ -485,7 +588,7 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
   }
 }
 
-constexpr std::string_view kSections[] = {"node", "http", "storage", "clock", "log"};
+constexpr std::string_view kSections[] = {"node", "http", "storage", "clock", "dns", "log"};
 constexpr std::string_view kNamespaceKeys[] = {"replicas", "consistency", "sync_policy",
                                                "writers",  "default_ttl", "max_value_bytes",
                                                "storage"};
@@ -1076,6 +1179,32 @@ std::string DefaultConfigToml() {
       "A peer timestamp more than this ahead of the local clock is refused and\n"
       "counted, so one bad clock cannot win every last-writer-wins race (1ms..1h).");
   out += fmt::format("max_clock_skew = \"{}\"\n", FormatDurationMillis(d.clock.max_clock_skew_ms));
+
+  out += "\n[dns]\n";
+  out += Comment(
+      "The authoritative DNS server: UDP and TCP on `listen`, answering for `zones`\n"
+      "from the records in the `dns` namespace (POST /v1/records/{name}). It runs\n"
+      "only when `zones` is not empty.");
+  out += fmt::format("listen = {}\n", TomlString(d.dns.listen));
+  out += Comment("Zone apexes, e.g. [\"example.test\"].");
+  out += "zones = []\n";
+  out += Comment(
+      "NS names published for every zone when the zone has no NS records of its own;\n"
+      "empty: \"ns1.<zone>\" with an A/AAAA glue record for the listen address.");
+  out += "nameservers = []\n";
+  out += Comment("SOA RNAME (mailbox of the zone's admin); empty: \"hostmaster.<zone>\".");
+  out += "soa_rname = \"\"\n";
+  out += Comment("SOA timers (RFC 1035 3.3.13); soa_minimum is the negative-caching TTL (RFC 2308).");
+  out += fmt::format("soa_refresh = \"{}\"\n", FormatDurationMillis(d.dns.soa_refresh_s * 1000));
+  out += fmt::format("soa_retry = \"{}\"\n", FormatDurationMillis(d.dns.soa_retry_s * 1000));
+  out += fmt::format("soa_expire = \"{}\"\n", FormatDurationMillis(d.dns.soa_expire_s * 1000));
+  out += fmt::format("soa_minimum = \"{}\"\n", FormatDurationMillis(d.dns.soa_minimum_s * 1000));
+  out += Comment("TTL of records added without one.");
+  out += fmt::format("default_ttl = \"{}\"\n", FormatDurationMillis(d.dns.default_ttl_s * 1000));
+  out += Comment("Client IP addresses allowed to transfer zones (AXFR); empty: nobody.");
+  out += "axfr_allow = []\n";
+  out += Comment("Largest UDP response we send to EDNS clients, 512..4096 (RFC 6891).");
+  out += fmt::format("max_udp_payload = {}\n", d.dns.max_udp_payload);
 
   out += "\n[log]\n";
   out += Comment("\"trace\", \"debug\", \"info\", \"warn\" or \"error\".");

@@ -2,7 +2,7 @@
 # Included from src/server/CMakeLists.txt.
 add_library(meshkv_config STATIC ${CMAKE_CURRENT_LIST_DIR}/config.cc)
 target_link_libraries(meshkv_config
-  PUBLIC meshkv_model meshkv_trust
+  PUBLIC meshkv_model meshkv_trust Boost::headers
   PRIVATE PkgConfig::TOMLPP)
 
 meshkv_test(config_test

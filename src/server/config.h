@@ -63,6 +63,21 @@ struct Config {
     int64_t max_clock_skew_ms = 500;
   } clock;
 
+  // The authoritative DNS server (runs when `zones` is not empty).
+  struct Dns {
+    std::string listen = "127.0.0.1:7053";      // UDP and TCP host:port
+    std::vector<std::string> zones;             // zone apexes we answer for, e.g. "example.test"
+    std::vector<std::string> nameservers;       // NS names; empty: "ns1.<zone>" (glue = listen IP)
+    std::string soa_rname;                      // SOA RNAME; empty: "hostmaster.<zone>"
+    int64_t soa_refresh_s = 3600;
+    int64_t soa_retry_s = 900;
+    int64_t soa_expire_s = 604800;
+    int64_t soa_minimum_s = 300;                // negative-caching TTL (RFC 2308)
+    int64_t default_ttl_s = 300;                // TTL of records added without one
+    std::vector<std::string> axfr_allow;        // client IPs allowed to AXFR; empty: nobody
+    int max_udp_payload = 1232;                 // our EDNS buffer size (RFC 6891, DNS flag day 2020)
+  } dns;
+
   struct Log {
     std::string level = "info";             // trace|debug|info|warn|error
   } log;

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/client_commands.h"
+#include "cli/record_commands.h"
 #include "server/config.h"
 #include "server/node.h"
 #include "trust/tokens.h"
@@ -126,6 +127,7 @@ int main(int argc, char** argv) {
 
   ClientCommandResult client;
   AddClientCommands(app, client);
+  AddRecordCommands(app, client);
 
   try {
     app.parse(argc, argv);

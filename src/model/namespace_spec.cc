@@ -69,7 +69,7 @@ std::vector<NamespaceSpec> BuiltinNamespaces() {
   NamespaceSpec dns;
   dns.name = "dns";
   dns.replicas = NamespaceSpec::kReplicasAll;
-  dns.max_value_bytes = 64 * 1024;
+  dns.max_value_bytes = 72 * 1024;  // the largest rdata (65535) plus owner and header
   return {def, dns};
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>  // DNS server (std::clamp)
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -16,9 +17,16 @@
 #include "base/clock.h"
 #include "base/hlc.h"
 #include "base/metrics.h"
+#include "frontend/dns/query/dns_metrics.h"        // DNS server
+#include "frontend/dns/query/responder.h"          // DNS server
+#include "frontend/dns/query/synthetic_records.h"  // DNS server
+#include "frontend/dns/query/zone_view.h"          // DNS server
+#include "frontend/dns/server/dns_server.h"        // DNS server
 #include "frontend/http/api.h"
 #include "frontend/http/http_metrics.h"
 #include "frontend/http/server.h"
+#include "frontend/dns/wire/name.h"
+#include "records/record_service.h"
 #include "replication/kv_service.h"
 #include "storage/data_dir.h"
 #include "storage/group_commit.h"
@@ -76,11 +84,19 @@ struct Node::State {
   std::unique_ptr<Store> store;
   std::unique_ptr<GroupCommitter> committer;
   std::unique_ptr<KvService> kv;
+  std::unique_ptr<records::RecordService> records;
   MetricsRegistry registry;
   std::unique_ptr<http::HttpMetrics> http_metrics;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::HttpServer> server;
   std::optional<TokenSpec> generated_admin;  // set when no tokens are configured
+  // ---- DNS server (src/frontend/dns; runs when dns.zones is set) ----
+  std::unique_ptr<dns::StaticRecordSource> dns_discovery;
+  std::unique_ptr<dns::ZoneView> dns_zones;
+  std::unique_ptr<dns::DnsMetrics> dns_metrics;
+  std::unique_ptr<dns::Responder> dns_responder;
+  std::unique_ptr<dns::DnsServer> dns_server;
+  // ---- end DNS server ----
   sigset_t signals;
 
   // Builds the token set from configured tokens, plus the generated admin
@@ -91,6 +107,75 @@ struct Node::State {
     if (!set.ok()) return set.status();
     return std::make_shared<const TokenSet>(std::move(*set));
   }
+
+  // ---- DNS server ----
+  // Starts the authoritative DNS server over `records` on dns.listen, with
+  // `threads` io threads. Publishes this node for service discovery as
+  // _meshkv._tcp.<zone> SRV -> <node-id>.nodes.<zone>, port = the HTTP port
+  // (until the cluster port exists), when HTTP listens on a specific IP.
+  Status StartDns(int threads) {
+    const Config::Dns& d = config.dns;
+    auto listen = http::SplitHostPort(d.listen);
+    if (!listen.ok()) return InvalidArgument("dns.listen: " + listen.status().message());
+    auto to_seconds = [](int64_t s) {
+      return static_cast<uint32_t>(std::clamp<int64_t>(s, 0, INT32_MAX));
+    };
+    dns::ZoneViewOptions zone_options;
+    for (const std::string& text : d.nameservers) {
+      auto name = dns::Name::FromText(text);
+      if (!name.ok()) return InvalidArgument("dns.nameservers: " + name.status().message());
+      zone_options.nameservers.push_back(std::move(*name));
+    }
+    if (!d.soa_rname.empty()) {
+      auto name = dns::Name::FromText(d.soa_rname);
+      if (!name.ok()) return InvalidArgument("dns.soa_rname: " + name.status().message());
+      zone_options.soa_rname = std::move(*name);
+    }
+    zone_options.soa_refresh = to_seconds(d.soa_refresh_s);
+    zone_options.soa_retry = to_seconds(d.soa_retry_s);
+    zone_options.soa_expire = to_seconds(d.soa_expire_s);
+    zone_options.soa_minimum = to_seconds(d.soa_minimum_s);
+    zone_options.synthesized_ttl = to_seconds(d.default_ttl_s);
+    zone_options.nameserver_address = dns::IpAddress::Parse(listen->first);
+    dns::ResponderOptions responder_options;
+    responder_options.max_udp_payload = static_cast<uint16_t>(d.max_udp_payload);
+    for (const std::string& text : d.axfr_allow) {
+      auto address = dns::IpAddress::Parse(text);
+      if (!address) return InvalidArgument("dns.axfr_allow: '" + text + "' is not an IP address");
+      responder_options.transfer_allow.push_back(*address);
+    }
+    auto http_listen = http::SplitHostPort(server->bound_address());
+    const std::optional<dns::IpAddress> http_ip =
+        http_listen.ok() ? dns::IpAddress::Parse(http_listen->first) : std::nullopt;
+    if (http_ip && !http_ip->IsUnspecified()) {
+      dns_discovery = std::make_unique<dns::StaticRecordSource>(
+          [label = data_dir->node_id().ToString(), ip = *http_ip, port = http_listen->second,
+           ttl = zone_options.synthesized_ttl](const dns::Name& zone) {
+            return dns::NodeDiscoveryRecords(zone, label, ip, port, ttl);
+          });
+    }
+    dns_zones = std::make_unique<dns::ZoneView>(*records, dns_discovery.get(), zone_options);
+    dns_metrics = std::make_unique<dns::DnsMetrics>(registry);
+    dns_responder =
+        std::make_unique<dns::Responder>(*dns_zones, *dns_metrics, std::move(responder_options));
+    dns::DnsServerOptions server_options;
+    server_options.host = listen->first;
+    server_options.port = listen->second;
+    server_options.threads = threads;
+    dns_server = std::make_unique<dns::DnsServer>(server_options, *dns_responder, *dns_metrics);
+    MESHKV_RETURN_IF_ERROR(dns_server->Start());
+    std::string zones;
+    for (const dns::Name& zone : records->zones()) {
+      zones += (zones.empty() ? "" : " ") + zone.ToText();
+    }
+    spdlog::info("dns: listening on {} (udp+tcp, {} io threads), authoritative for {}",
+                 dns_server->bound_address(), threads, zones);
+    if (!dns_discovery) {
+      spdlog::info("dns: http listens on a wildcard address; no _meshkv._tcp SRV published");
+    }
+    return Status::Ok();
+  }
+  // ---- end DNS server ----
 };
 
 Node::Node(Config config) : state_(std::make_unique<State>()) {
@@ -99,6 +184,7 @@ Node::Node(Config config) : state_(std::make_unique<State>()) {
 
 Node::~Node() {
   if (state_->server) state_->server->Stop();
+  if (state_->dns_server) state_->dns_server->Stop();  // DNS server
   if (state_->committer) state_->committer->Stop();
 }
 
@@ -154,6 +240,17 @@ Status Node::Start() {
   s.kv = std::make_unique<KvService>(*s.store, s.committer.get(), *s.hlc, s.clock,
                                      s.data_dir->node_id(), namespaces);
 
+  if (!config.dns.zones.empty()) {
+    std::vector<dns::Name> zones;
+    for (const std::string& text : config.dns.zones) {
+      auto zone = dns::Name::FromText(text);
+      if (!zone.ok()) return InvalidArgument("dns.zones: " + zone.status().message());
+      zones.push_back(std::move(*zone));
+    }
+    s.records = std::make_unique<records::RecordService>(
+        *s.kv, std::move(zones), static_cast<uint32_t>(config.dns.default_ttl_s));
+  }
+
   http::NodeInfo info;
   info.version = MESHKV_VERSION;
   info.started_at_ms = s.clock.NowMillis();
@@ -163,7 +260,7 @@ Status Node::Start() {
   info.data_dir = s.data_dir->path();
   info.config_path = config.config_path;
   s.http_metrics = std::make_unique<http::HttpMetrics>(s.registry);
-  s.api = std::make_unique<http::Api>(*s.kv, *s.hlc, s.registry, *s.http_metrics, info,
+  s.api = std::make_unique<http::Api>(*s.kv, s.records.get(), *s.hlc, s.registry, *s.http_metrics, info,
                                       config.dev_insecure);
   if (!config.dev_insecure) {
     auto tokens = s.BuildTokens(config.tokens);
@@ -187,6 +284,7 @@ Status Node::Start() {
   spdlog::info("listening on http://{} ({} io threads, storage {} sync={}, {} namespaces)",
                s.server->bound_address(), options.threads, config.storage.engine,
                info.storage_sync, namespaces.size());
+  if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
   return Status::Ok();
 }
 
@@ -226,6 +324,7 @@ int Node::Run() {
   bool drained = s.server->Drain(kDrainDeadlineMs);
   if (!drained) spdlog::warn("drain deadline passed with connections still open; closing them");
   s.server->Stop();
+  if (s.dns_server) s.dns_server->Stop();  // DNS server
   if (s.committer) s.committer->Stop();
   Status flushed = s.store->Flush();
   if (!flushed.ok()) {

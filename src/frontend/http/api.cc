@@ -6,9 +6,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/duration.h"
 #include "base/encoding.h"
+#include "frontend/dns/wire/rdata.h"
+#include "frontend/dns/wire/types.h"
+#include "frontend/dns/wire/zone_file.h"
 #include "frontend/http/batch.h"
 #include "frontend/http/request_target.h"
 
@@ -19,6 +23,7 @@ using nlohmann::json;
 namespace {
 
 constexpr std::string_view kKvPrefix = "/v1/kv/";
+constexpr std::string_view kRecordsPrefix = "/v1/records/";
 constexpr size_t kMaxTargetBytes = 8192;
 constexpr size_t kDefaultListLimit = 100;
 constexpr size_t kMaxListLimit = 1000;
@@ -44,6 +49,61 @@ void PutKey(json& j, const std::string& key) {
   j["key_b64"] = Base64Encode(key);
 }
 
+
+// Runs `start(callback)` and awaits the callback's value, resuming on the
+// calling coroutine's executor. KvService completes writes either inline
+// (sync = "none": the callback runs inside `start`, on this thread) or on the
+// commit thread; then the value is posted back to this connection's executor,
+// where it wakes the waiting timer. Coroutine state never crosses threads.
+template <typename T, typename Start>
+asio::awaitable<T> AwaitCompletion(Start start) {
+  struct Wait {
+    explicit Wait(asio::any_io_executor executor) : wake(std::move(executor)) {}
+    asio::steady_timer wake;
+    std::optional<T> result;  // touched only on the connection's executor thread
+    std::thread::id owner = std::this_thread::get_id();
+  };
+  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
+  start([wait](T value) {
+    if (std::this_thread::get_id() == wait->owner) {
+      wait->result.emplace(std::move(value));  // inline completion
+      return;
+    }
+    asio::post(wait->wake.get_executor(), [wait, value = std::move(value)]() mutable {
+      wait->result.emplace(std::move(value));
+      wait->wake.cancel();
+    });
+  });
+  if (!wait->result) wait->wake.expires_at(asio::steady_timer::time_point::max());
+  while (!wait->result) {
+    co_await wait->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return std::move(*wait->result);
+}
+
+asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::string ns,
+                                                          std::vector<Mutation> mutations) {
+  using WriteResult = Result<std::vector<WriteAck>>;
+  co_return co_await AwaitCompletion<WriteResult>(
+      [&](std::function<void(WriteResult)> done) { kv.Write(ns, mutations, std::move(done)); });
+}
+
+// Writes to the `dns` namespace must go through the records API, which
+// validates names, rdata and the CNAME/SOA rules; raw bytes there would make
+// the zone unreadable.
+Response DnsNamespaceIsReadOnly(unsigned version);
+
+// The records API's JSON form of a record.
+json RecordJson(const records::Record& record) {
+  auto text = dns::RdataToText(record.type, record.rdata);
+  return json{{"name", record.name.ToText()},
+              {"type", dns::TypeToText(record.type)},
+              {"value", text.ok() ? *text : std::string("(unprintable)")},
+              {"ttl", record.ttl}};
+}
+
+}  // namespace
+
 struct QueryParams {
   const std::vector<std::pair<std::string, std::string>>& items;
   const std::string* Find(std::string_view name) const {
@@ -63,36 +123,12 @@ struct QueryParams {
   }
 };
 
-// Awaits KvService::Write, resuming on the calling coroutine's executor.
-// With group commit the write completes on the commit thread; the result is
-// posted back to this connection's executor, where it wakes the waiting timer.
-asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::string ns,
-                                                          std::vector<Mutation> mutations) {
-  using WriteResult = Result<std::vector<WriteAck>>;
-  if (kv.writes_complete_inline()) {
-    std::optional<WriteResult> out;
-    kv.Write(ns, mutations, [&out](WriteResult r) { out.emplace(std::move(r)); });
-    co_return std::move(*out);
-  }
-  struct Wait {
-    explicit Wait(asio::any_io_executor executor) : wake(executor) {}
-    asio::steady_timer wake;
-    std::optional<WriteResult> result;  // touched only on the connection's executor
-  };
-  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
-  wait->wake.expires_at(asio::steady_timer::time_point::max());
-  kv.Write(ns, mutations, [wait](WriteResult r) {
-    asio::post(wait->wake.get_executor(), [wait, r = std::move(r)]() mutable {
-      wait->result.emplace(std::move(r));
-      wait->wake.cancel();
-    });
-  });
-  while (!wait->result) {
-    co_await wait->wake.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  co_return std::move(*wait->result);
+namespace {
+Response DnsNamespaceIsReadOnly(unsigned version) {
+  return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                       "the dns namespace holds DNS records and is read-only here; change records "
+                       "with POST/DELETE /v1/records/{name}");
 }
-
 }  // namespace
 
 bhttp::status HttpStatusFor(const Status& status, std::string_view* code) {
@@ -105,9 +141,9 @@ bhttp::status HttpStatusFor(const Status& status, std::string_view* code) {
     case ErrorCode::kResourceExhausted:
       *code = "payload_too_large";
       return bhttp::status::payload_too_large;
+    case ErrorCode::kFailedPrecondition: *code = "conflict"; return bhttp::status::conflict;
     case ErrorCode::kUnavailable:
     case ErrorCode::kDeadlineExceeded:
-    case ErrorCode::kFailedPrecondition:
       *code = "unavailable";
       return bhttp::status::service_unavailable;
     case ErrorCode::kDataLoss:
@@ -140,9 +176,10 @@ struct Api::Auth {
   }
 };
 
-Api::Api(KvService& kv, Hlc& hlc, MetricsRegistry& registry, HttpMetrics& metrics, NodeInfo info,
-         bool insecure)
+Api::Api(KvService& kv, records::RecordService* records, Hlc& hlc, MetricsRegistry& registry,
+         HttpMetrics& metrics, NodeInfo info, bool insecure)
     : kv_(kv),
+      records_(records),
       hlc_(hlc),
       registry_(registry),
       metrics_(metrics),
@@ -213,6 +250,12 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   } else if (path == "/v1/kv/batch" && method == bhttp::verb::post) {
     route = Route::kKvBatch;
     allow = "POST";
+  } else if (path == "/v1/records") {
+    route = Route::kRecords;
+    allow = "GET";
+  } else if (path.starts_with(kRecordsPrefix)) {
+    route = Route::kRecords;
+    allow = "GET, POST, DELETE";
   } else if (path.starts_with(kKvPrefix)) {
     route = Route::kKvItem;
     allow = path == "/v1/kv/batch" ? "GET, HEAD, PUT, DELETE, POST" : "GET, HEAD, PUT, DELETE";
@@ -225,9 +268,13 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   switch (method) {
     case bhttp::verb::get: method_ok = true; break;
     case bhttp::verb::head: method_ok = allow.find("HEAD") != std::string_view::npos; break;
-    case bhttp::verb::put:
-    case bhttp::verb::delete_: method_ok = route == Route::kKvItem; break;
-    case bhttp::verb::post: method_ok = route == Route::kKvBatch; break;
+    case bhttp::verb::put: method_ok = route == Route::kKvItem; break;
+    case bhttp::verb::delete_:
+      method_ok = route == Route::kKvItem || (route == Route::kRecords && allow != "GET");
+      break;
+    case bhttp::verb::post:
+      method_ok = route == Route::kKvBatch || (route == Route::kRecords && allow != "GET");
+      break;
     default: break;
   }
   if (method == bhttp::verb::get && route == Route::kKvBatch) method_ok = false;
@@ -273,6 +320,7 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
     case Route::kKvItem: co_return co_await HandleKvItem(request, auth, path);
     case Route::kKvBatch: co_return co_await HandleBatch(request, auth);
     case Route::kKvList: co_return HandleList(request, auth);
+    case Route::kRecords: co_return co_await HandleRecords(request, auth, path);
     default: break;
   }
   Status allowed = auth.Check(Scope::kRead, "", "");
@@ -331,6 +379,7 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
     ttl = *parsed;
   }
   const bool is_read = method == bhttp::verb::get || method == bhttp::verb::head;
+  if (!is_read && ns == records::kDnsNamespace) co_return DnsNamespaceIsReadOnly(version);
   Status allowed = auth.Check(is_read ? Scope::kRead : Scope::kWrite, ns, *key);
   if (!allowed.ok()) co_return StatusResponse(version, allowed);
 
@@ -477,6 +526,11 @@ asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& a
   if (kv_.FindNamespace(batch->ns) == nullptr) {
     co_return StatusResponse(version, NotFound("namespace '" + batch->ns + "' is not configured"));
   }
+  if (batch->ns == records::kDnsNamespace) {
+    for (const BatchOp& op : batch->ops) {
+      if (op.kind != BatchOp::Kind::kGet) co_return DnsNamespaceIsReadOnly(version);
+    }
+  }
   // Authorize every op before touching anything.
   for (size_t i = 0; i < batch->ops.size(); ++i) {
     const BatchOp& op = batch->ops[i];
@@ -535,6 +589,190 @@ asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& a
     }
   }
   co_return JsonResponse(version, bhttp::status::ok, json{{"results", std::move(results)}});
+}
+
+asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth& auth,
+                                             std::string_view path) {
+  const unsigned version = request.version();
+  if (records_ == nullptr) {
+    co_return ErrorResponse(version, bhttp::status::not_found, "not_found",
+                            "this node serves no DNS zones; set dns.zones in its config");
+  }
+  auto target = ParseRequestTarget(request.target());
+  if (!target.ok()) co_return StatusResponse(version, target.status());
+  QueryParams query{target->query};
+  if (path == "/v1/records") co_return HandleZoneListing(request, auth, query);
+  if (const std::string* unknown = query.Unknown({"type"})) {
+    co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                            "unknown query parameter '" + *unknown + "'; allowed: type");
+  }
+  auto name_text = PercentDecode(path.substr(kRecordsPrefix.size()));
+  if (!name_text.ok()) co_return StatusResponse(version, InvalidArgument("name: " + name_text.status().message()));
+  if (name_text->empty()) {
+    co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                            "use /v1/records/{name}, e.g. /v1/records/www.example.test");
+  }
+  auto name = records_->ParseOwnerName(*name_text);
+  if (!name.ok()) co_return StatusResponse(version, name.status());
+  std::optional<uint16_t> type;
+  if (const std::string* t = query.Find("type")) {
+    type = dns::TypeFromText(*t);
+    if (!type) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "type " + QuoteForMessage(*t) + " is not a DNS type");
+    }
+  }
+  const bhttp::verb method = request.method();
+  const std::string key_prefix = records::NameKeyPrefix(*name);
+  Status allowed = auth.Check(method == bhttp::verb::get ? Scope::kRead : Scope::kWrite,
+                              records::kDnsNamespace, key_prefix);
+  if (!allowed.ok()) co_return StatusResponse(version, allowed);
+
+  if (method == bhttp::verb::get) {
+    auto found = records_->RecordsAt(*name, type);
+    if (!found.ok()) co_return StatusResponse(version, found.status());
+    if (found->empty()) {
+      co_return ErrorResponse(version, bhttp::status::not_found, "not_found",
+                              "no records at " + name->ToText() +
+                                  (type ? " of type " + dns::TypeToText(*type) : std::string()));
+    }
+    json items = json::array();
+    for (const records::Record& r : *found) items.push_back(RecordJson(r));
+    co_return JsonResponse(version, bhttp::status::ok,
+                           json{{"name", name->ToText()}, {"records", std::move(items)}});
+  }
+
+  // POST and DELETE take {"type","value"[,"ttl"]}; DELETE may have no body.
+  json body;
+  if (!request.body().empty()) {
+    body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object()) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "body must be a JSON object like {\"type\":\"A\",\"value\":\"192.0.2.1\",\"ttl\":300}");
+    }
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (it.key() != "type" && it.key() != "value" && it.key() != "ttl") {
+        co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                                "unknown field \"" + it.key() + "\"; expected type, value, ttl");
+      }
+    }
+  }
+  auto string_field = [&body](const char* field) -> std::optional<std::string> {
+    auto it = body.find(field);
+    if (it == body.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  for (const char* field : {"type", "value"}) {
+    if (body.contains(field) && !body[field].is_string()) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              std::string("\"") + field + "\" must be a string");
+    }
+  }
+  std::optional<std::string> body_type = string_field("type");
+  std::optional<std::string> body_value = string_field("value");
+
+  if (method == bhttp::verb::post) {
+    if (!body_type || !body_value) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "POST needs a JSON body with \"type\" and \"value\" (and optional \"ttl\" in seconds)");
+    }
+    std::optional<int64_t> ttl;
+    if (auto it = body.find("ttl"); it != body.end()) {
+      if (it->is_number_unsigned() || it->is_number_integer()) {
+        ttl = it->get<int64_t>();
+      } else if (it->is_string()) {
+        // Zone-file TTL spellings: "300", "5m", "1h30m", "1w" (whole seconds).
+        auto parsed = dns::ParseTtl(it->get<std::string>());
+        if (!parsed.ok()) co_return StatusResponse(version, InvalidArgument("ttl: " + parsed.status().message()));
+        ttl = *parsed;
+      } else {
+        co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                                "\"ttl\" must be seconds (an integer) or a duration like \"5m\"");
+      }
+    }
+    if (type && dns::TypeFromText(*body_type) != type) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "?type= and the body's \"type\" disagree");
+    }
+    auto record = records_->MakeRecord(*name, *body_type, *body_value, ttl);
+    if (!record.ok()) co_return StatusResponse(version, record.status());
+    Status added = co_await AwaitCompletion<Status>(
+        [&](std::function<void(Status)> done) { records_->Add(*record, std::move(done)); });
+    if (!added.ok()) co_return StatusResponse(version, added);
+    co_return JsonResponse(version, bhttp::status::ok, RecordJson(*record));
+  }
+
+  // DELETE: everything at the name, one type (?type= or body type), or one value.
+  if (body.contains("ttl")) {
+    co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                            "DELETE takes \"type\" and \"value\", not \"ttl\"");
+  }
+  if (body_type) {
+    auto t = dns::TypeFromText(*body_type);
+    if (!t) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "type " + QuoteForMessage(*body_type) + " is not a DNS type");
+    }
+    if (type && *type != *t) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "?type= and the body's \"type\" disagree");
+    }
+    type = t;
+  }
+  std::optional<std::string> rdata;
+  if (body_value) {
+    if (!type) {
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "\"value\" needs \"type\" to say how to read it");
+    }
+    auto wire = dns::RdataFromText(*type, *body_value);
+    if (!wire.ok()) co_return StatusResponse(version, InvalidArgument("value: " + wire.status().message()));
+    rdata = std::move(*wire);
+  }
+  auto removed = co_await AwaitCompletion<Result<size_t>>(
+      [&](std::function<void(Result<size_t>)> done) {
+        records_->Remove(*name, type, rdata, std::move(done));
+      });
+  if (!removed.ok()) co_return StatusResponse(version, removed.status());
+  if (*removed == 0) {
+    co_return ErrorResponse(version, bhttp::status::not_found, "not_found",
+                            "no matching records at " + name->ToText());
+  }
+  co_return JsonResponse(version, bhttp::status::ok,
+                         json{{"name", name->ToText()}, {"removed", *removed}});
+}
+
+// GET /v1/records?zone=Z: every record of a zone (export, backups).
+Response Api::HandleZoneListing(const Request& request, const Auth& auth,
+                                const QueryParams& query) {
+  const unsigned version = request.version();
+  if (const std::string* unknown = query.Unknown({"zone"})) {
+    return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                         "unknown query parameter '" + *unknown + "'; allowed: zone");
+  }
+  const std::string* zone_text = query.Find("zone");
+  if (zone_text == nullptr) {
+    return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                         "GET /v1/records needs ?zone=<zone apex>; for one name use /v1/records/{name}");
+  }
+  auto zone = dns::Name::FromText(*zone_text);
+  if (!zone.ok()) return StatusResponse(version, InvalidArgument("zone: " + zone.status().message()));
+  const dns::Name* served = records_->ZoneOf(*zone);
+  if (served == nullptr || !(*served == *zone)) {
+    return ErrorResponse(version, bhttp::status::not_found, "not_found",
+                         "this node serves no zone " + QuoteForMessage(*zone_text));
+  }
+  Status allowed = auth.Check(Scope::kRead, records::kDnsNamespace, "");
+  if (auth.token != nullptr && !auth.token->key_prefix.empty()) {
+    allowed = PermissionDenied("a prefix-limited token cannot list whole zones");
+  }
+  if (!allowed.ok()) return StatusResponse(version, allowed);
+  auto all = records_->ZoneRecords(*served);
+  if (!all.ok()) return StatusResponse(version, all.status());
+  json items = json::array();
+  for (const records::Record& r : *all) items.push_back(RecordJson(r));
+  return JsonResponse(version, bhttp::status::ok,
+                      json{{"zone", served->ToText()}, {"records", std::move(items)}});
 }
 
 Response Api::HandleStatus(const Request& request) {

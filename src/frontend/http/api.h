@@ -18,6 +18,7 @@
 #include "base/hlc.h"
 #include "base/metrics.h"
 #include "frontend/http/http_metrics.h"
+#include "records/record_service.h"
 #include "replication/kv_service.h"
 #include "trust/tokens.h"
 
@@ -38,11 +39,14 @@ struct NodeInfo {
   std::string config_path;
 };
 
+struct QueryParams;
+
 class Api {
  public:
-  // `insecure` disables authentication entirely (--dev-insecure).
-  Api(KvService& kv, Hlc& hlc, MetricsRegistry& registry, HttpMetrics& metrics, NodeInfo info,
-      bool insecure);
+  // `insecure` disables authentication entirely (--dev-insecure). `records`
+  // is null when the node serves no DNS zones (the records API then says so).
+  Api(KvService& kv, records::RecordService* records, Hlc& hlc, MetricsRegistry& registry,
+      HttpMetrics& metrics, NodeInfo info, bool insecure);
 
   void SetTokens(std::shared_ptr<const TokenSet> tokens);
   // While draining, /ready answers 503.
@@ -58,11 +62,15 @@ class Api {
                                                 std::string_view path);
   boost::asio::awaitable<Response> HandleBatch(const Request& request, const Auth& auth);
   Response HandleList(const Request& request, const Auth& auth);
+  Response HandleZoneListing(const Request& request, const Auth& auth, const QueryParams& query);
+  boost::asio::awaitable<Response> HandleRecords(const Request& request, const Auth& auth,
+                                                 std::string_view path);
   Response HandleStatus(const Request& request);
   Response HandleMetrics(const Request& request);
   void RegisterStorageMetrics();
 
   KvService& kv_;
+  records::RecordService* records_;
   Hlc& hlc_;
   MetricsRegistry& registry_;
   HttpMetrics& metrics_;

@@ -13,6 +13,7 @@ std::string_view RouteName(Route route) {
     case Route::kKvItem: return "kv_item";
     case Route::kKvList: return "kv_list";
     case Route::kKvBatch: return "kv_batch";
+    case Route::kRecords: return "records";
     case Route::kHealth: return "health";
     case Route::kReady: return "ready";
     case Route::kStatus: return "status";

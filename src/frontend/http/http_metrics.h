@@ -15,6 +15,7 @@ enum class Route : uint8_t {
   kKvItem,
   kKvList,
   kKvBatch,
+  kRecords,
   kHealth,
   kReady,
   kStatus,

@@ -80,8 +80,8 @@ Result<std::string> ReadRdata(std::string_view bytes, size_t pos, size_t length,
 }
 
 Result<Edns> ParseOpt(const ResourceRecord& rr) {
-  // RFC 6891 6.1.2, 6.1.3.
-  if (!rr.name.IsRoot()) return InvalidArgument("OPT owner name is not the root (RFC 6891 6.1.2)");
+  // RFC 6891 6.1.2, 6.1.3. The owner MUST be the root, but like Knot we do
+  // not refuse a query over it: the owner carries no meaning for EDNS.
   Edns edns;
   edns.udp_payload_size = rr.klass;
   edns.extended_rcode = static_cast<uint8_t>(rr.ttl >> 24);

@@ -16,9 +16,11 @@ PACKAGES=(
   # tests and tools
   python3 python3-pytest python3-requests python3-dnspython python3-redis
   curl jq dnsutils iproute2 iptables procps
+  # DNS conformance test peer (tests/integration/test_dns_conformance.py)
+  knot knot-dnsutils
 )
 if [ "${MESHKV_SETUP_BENCH:-0}" = 1 ]; then
-  PACKAGES+=(wrk etcd-server etcd-client hyperfine)
+  PACKAGES+=(wrk etcd-server etcd-client hyperfine nsd dnsperf)
 fi
 
 missing=()

@@ -22,14 +22,12 @@
 namespace meshkv {
 namespace {
 
-using cli::Call;
+using cli::CallForSuccess;
 using cli::CommonArgs;
 using cli::DumpJson;
 using cli::DurationCheck;
 using cli::Fail;
-using cli::FailHttp;
 using cli::Invocation;
-using cli::IsSuccess;
 using cli::OneLine;
 using cli::OnRun;
 using cli::WriteAll;
@@ -125,10 +123,10 @@ int RunPut(const PutArgs& args, const Invocation& run) {
   const std::string target = BuildTarget(
       KeyPath(args.key), {{"ns", args.ns}, {"ttl", ttl}, {"consistency", args.consistency}});
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response = Call(run, exit_code, HttpMethod::kPut, target, value,
-                                              {{"Content-Type", "application/octet-stream"}});
+  std::optional<HttpResponse> response =
+      CallForSuccess(run, exit_code, /*not_found_is_distinct=*/false, HttpMethod::kPut, target,
+                     value, {{"Content-Type", "application/octet-stream"}});
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/false);
   return args.json ? WriteJsonBody(run, response->body) : kExitOk;
 }
 
@@ -146,10 +144,9 @@ int RunGet(const GetArgs& args, const Invocation& run) {
   HttpHeaderList headers;
   if (args.json) headers.emplace_back("Accept", "application/json");
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response =
-      Call(run, exit_code, HttpMethod::kGet, target, {}, headers);
+  std::optional<HttpResponse> response = CallForSuccess(
+      run, exit_code, /*not_found_is_distinct=*/true, HttpMethod::kGet, target, {}, headers);
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/true);
   return args.json ? WriteJsonBody(run, response->body) : WriteOutput(run, response->body);
 }
 
@@ -165,9 +162,9 @@ int RunDel(const DelArgs& args, const Invocation& run) {
   const std::string target =
       BuildTarget(KeyPath(args.key), {{"ns", args.ns}, {"consistency", args.consistency}});
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response = Call(run, exit_code, HttpMethod::kDelete, target);
+  std::optional<HttpResponse> response =
+      CallForSuccess(run, exit_code, /*not_found_is_distinct=*/true, HttpMethod::kDelete, target);
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/true);
   return args.json ? WriteJsonBody(run, response->body) : kExitOk;
 }
 
@@ -216,9 +213,9 @@ int RunLs(const LsArgs& args, const Invocation& run) {
                                                       {"cursor", cursor},
                                                       {"keys_only", "true"}});
     int exit_code = kExitOk;
-    std::optional<HttpResponse> response = Call(run, exit_code, HttpMethod::kGet, target);
+    std::optional<HttpResponse> response =
+        CallForSuccess(run, exit_code, /*not_found_is_distinct=*/false, HttpMethod::kGet, target);
     if (!response) return exit_code;
-    if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/false);
 
     const Json page = Json::parse(response->body, nullptr, /*allow_exceptions=*/false);
     const auto items = page.is_object() ? page.find("items") : page.end();
@@ -274,10 +271,9 @@ struct StatusArgs {
 
 int RunStatus(const StatusArgs& args, const Invocation& run) {
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response =
-      Call(run, exit_code, HttpMethod::kGet, "/v1/cluster/status");
+  std::optional<HttpResponse> response = CallForSuccess(
+      run, exit_code, /*not_found_is_distinct=*/false, HttpMethod::kGet, "/v1/cluster/status");
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/false);
   const Json status = Json::parse(response->body, nullptr, /*allow_exceptions=*/false);
   if (status.is_discarded()) {
     return Fail(

@@ -155,6 +155,18 @@ int FailHttp(const Invocation& run, const HttpResponse& response, bool not_found
   return Fail(run, exit_code, DescribeHttpError(run, response));
 }
 
+std::optional<HttpResponse> CallForSuccess(const Invocation& run, int& exit_code,
+                                           bool not_found_is_distinct, HttpMethod method,
+                                           const std::string& target, std::string_view body,
+                                           const HttpHeaderList& headers) {
+  std::optional<HttpResponse> response = Call(run, exit_code, method, target, body, headers);
+  if (response && !IsSuccess(*response)) {
+    exit_code = FailHttp(run, *response, not_found_is_distinct);
+    return std::nullopt;
+  }
+  return response;
+}
+
 // ---------------------------------------------------------------------------
 // Options shared by every verb.
 

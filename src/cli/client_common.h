@@ -80,6 +80,13 @@ bool IsSuccess(const HttpResponse& response);
 // a 404 when `not_found_is_distinct`, else kExitFailure).
 int FailHttp(const Invocation& run, const HttpResponse& response, bool not_found_is_distinct);
 
+// Call, then FailHttp for a non-2xx response: returns the 2xx response, or
+// nullopt (after printing why) with `exit_code` set.
+std::optional<HttpResponse> CallForSuccess(const Invocation& run, int& exit_code,
+                                           bool not_found_is_distinct, HttpMethod method,
+                                           const std::string& target, std::string_view body = {},
+                                           const HttpHeaderList& headers = {});
+
 // Turns the common options into an Invocation, or prints a usage error and
 // returns nullopt with `exit_code` set to kExitUsage.
 std::optional<Invocation> Prepare(const CommonArgs& args, const ClientStreams& streams,

@@ -18,9 +18,9 @@ namespace {
 
 namespace RrType = dns::RrType;
 using cli::Call;
+using cli::CallForSuccess;
 using cli::CommonArgs;
 using cli::Fail;
-using cli::FailHttp;
 using cli::Invocation;
 using cli::IsSuccess;
 using cli::OneLine;
@@ -122,11 +122,10 @@ int RunRecordAdd(const RecordAddArgs& args, const Invocation& run) {
     body["ttl"] = *ttl;
   }
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response =
-      Call(run, exit_code, HttpMethod::kPost, RecordsPath(args.name), cli::DumpJson(body),
-           {{"Content-Type", "application/json"}});
+  std::optional<HttpResponse> response = CallForSuccess(
+      run, exit_code, /*not_found_is_distinct=*/false, HttpMethod::kPost, RecordsPath(args.name),
+      cli::DumpJson(body), {{"Content-Type", "application/json"}});
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/false);
   return args.json ? WriteJsonBody(run, response->body) : kExitOk;
 }
 
@@ -139,10 +138,10 @@ struct RecordLsArgs {
 
 int RunRecordLs(const RecordLsArgs& args, const Invocation& run) {
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response = Call(
-      run, exit_code, HttpMethod::kGet, BuildTarget(RecordsPath(args.name), {{"type", args.type}}));
+  std::optional<HttpResponse> response =
+      CallForSuccess(run, exit_code, /*not_found_is_distinct=*/true, HttpMethod::kGet,
+                     BuildTarget(RecordsPath(args.name), {{"type", args.type}}));
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/true);
   if (args.json) return WriteJsonBody(run, response->body);
   std::optional<std::vector<dns::ZoneRecord>> records = ReadRecords(run, *response, exit_code);
   if (!records) return exit_code;
@@ -168,11 +167,12 @@ int RunRecordRm(const RecordRmArgs& args, const Invocation& run) {
   if (!args.value.empty()) body["value"] = JoinWords(args.value);
   int exit_code = kExitOk;
   std::optional<HttpResponse> response =
-      body.empty() ? Call(run, exit_code, HttpMethod::kDelete, RecordsPath(args.name))
-                   : Call(run, exit_code, HttpMethod::kDelete, RecordsPath(args.name),
-                          cli::DumpJson(body), {{"Content-Type", "application/json"}});
+      body.empty() ? CallForSuccess(run, exit_code, /*not_found_is_distinct=*/true,
+                                    HttpMethod::kDelete, RecordsPath(args.name))
+                   : CallForSuccess(run, exit_code, /*not_found_is_distinct=*/true,
+                                    HttpMethod::kDelete, RecordsPath(args.name),
+                                    cli::DumpJson(body), {{"Content-Type", "application/json"}});
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/true);
   return args.json ? WriteJsonBody(run, response->body) : kExitOk;
 }
 
@@ -284,10 +284,10 @@ int RunZoneExport(const ZoneExportArgs& args, const Invocation& run) {
   auto zone = dns::Name::FromText(args.zone);
   if (!zone.ok()) return Fail(run, kExitUsage, "ZONE: " + zone.status().message());
   int exit_code = kExitOk;
-  std::optional<HttpResponse> response = Call(
-      run, exit_code, HttpMethod::kGet, BuildTarget("/v1/records", {{"zone", zone->ToText()}}));
+  std::optional<HttpResponse> response =
+      CallForSuccess(run, exit_code, /*not_found_is_distinct=*/true, HttpMethod::kGet,
+                     BuildTarget("/v1/records", {{"zone", zone->ToText()}}));
   if (!response) return exit_code;
-  if (!IsSuccess(*response)) return FailHttp(run, *response, /*not_found_is_distinct=*/true);
   std::optional<std::vector<dns::ZoneRecord>> records = ReadRecords(run, *response, exit_code);
   if (!records) return exit_code;
   auto text = dns::WriteZoneFile(*zone, std::move(*records));

@@ -8,28 +8,13 @@
 namespace meshkv::dns {
 namespace {
 
+using internal::AppendU16;
+using internal::AppendU32;
 using internal::NameLayout;
 using internal::RdataField;
 using internal::RdataLayout;
-
-uint16_t ReadU16(std::string_view bytes, size_t pos) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(bytes[pos]) << 8) |
-                               static_cast<uint8_t>(bytes[pos + 1]));
-}
-
-uint32_t ReadU32(std::string_view bytes, size_t pos) {
-  return (uint32_t{ReadU16(bytes, pos)} << 16) | ReadU16(bytes, pos + 2);
-}
-
-void AppendU16(std::string& out, uint16_t value) {
-  out += static_cast<char>(value >> 8);
-  out += static_cast<char>(value & 0xFF);
-}
-
-void AppendU32(std::string& out, uint32_t value) {
-  AppendU16(out, static_cast<uint16_t>(value >> 16));
-  AppendU16(out, static_cast<uint16_t>(value & 0xFFFF));
-}
+using internal::ReadU16;
+using internal::ReadU32;
 
 void PutU16(std::string& out, size_t pos, uint16_t value) {
   out[pos] = static_cast<char>(value >> 8);

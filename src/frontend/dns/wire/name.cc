@@ -9,34 +9,12 @@
 namespace meshkv::dns {
 namespace {
 
-char AsciiLower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using internal::AsciiLower;
+using internal::EqualIgnoreCase;
 
-bool AsciiEqualIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
-  }
-  return true;
-}
-
+// Text quoted for a message, cut after 80 bytes.
 std::string Quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
-      out += '\\';
-      out += static_cast<char>('0' + u / 100);
-      out += static_cast<char>('0' + u / 10 % 10);
-      out += static_cast<char>('0' + u % 10);
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > 80) out += "...";
-  out += "'";
-  return out;
+  return internal::Quote(text, 80);
 }
 
 bool IsDigit(char c) {
@@ -215,10 +193,7 @@ std::string Name::ToText() const {
           break;
         default:
           if (u <= 0x20 || u >= 0x7f) {
-            out += '\\';
-            out += static_cast<char>('0' + u / 100);
-            out += static_cast<char>('0' + u / 10 % 10);
-            out += static_cast<char>('0' + u % 10);
+            internal::AppendDecimalEscape(out, u);
           } else {
             out += static_cast<char>(u);
           }
@@ -244,7 +219,7 @@ bool Name::IsSubdomainOf(const Name& ancestor) const {
   for (size_t skip = label_count_ - ancestor.label_count_; skip > 0; --skip) {
     pos += 1 + static_cast<uint8_t>(wire_[pos]);
   }
-  return AsciiEqualIgnoreCase(std::string_view(wire_).substr(pos), ancestor.wire_);
+  return EqualIgnoreCase(std::string_view(wire_).substr(pos), ancestor.wire_);
 }
 
 Name Name::Parent() const {
@@ -272,7 +247,7 @@ Result<Name> Name::Prepend(std::string_view label) const {
 }
 
 bool operator==(const Name& a, const Name& b) {
-  return a.label_count_ == b.label_count_ && AsciiEqualIgnoreCase(a.wire_, b.wire_);
+  return a.label_count_ == b.label_count_ && EqualIgnoreCase(a.wire_, b.wire_);
 }
 
 size_t NameHash::operator()(const Name& name) const {

@@ -38,32 +38,69 @@ const RdataLayout* NameLayout(uint16_t type) {
   }
 }
 
+DurationResult ParseDuration(std::string_view text, uint32_t max) {
+  if (text.empty()) return {0, DurationError::kEmpty};
+  uint64_t total = 0;
+  uint64_t current = 0;
+  bool have_digits = false;
+  bool have_unit = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      current = current * 10 + static_cast<uint64_t>(c - '0');
+      if (current > max) return {0, DurationError::kNumberAboveMax};
+      have_digits = true;
+      continue;
+    }
+    uint64_t unit = 0;
+    switch (c) {
+      case 's':
+      case 'S':
+        unit = 1;
+        break;
+      case 'm':
+      case 'M':
+        unit = 60;
+        break;
+      case 'h':
+      case 'H':
+        unit = 3600;
+        break;
+      case 'd':
+      case 'D':
+        unit = 86400;
+        break;
+      case 'w':
+      case 'W':
+        unit = 604800;
+        break;
+      default:
+        return {0, DurationError::kBadCharacter};
+    }
+    if (!have_digits) return {0, DurationError::kUnitWithoutNumber};
+    total += current * unit;  // no overflow: current <= max < 2^32, unit < 2^20
+    if (total > max) return {0, DurationError::kTotalAboveMax};
+    current = 0;
+    have_digits = false;
+    have_unit = true;
+  }
+  if (have_digits) {
+    if (have_unit) return {0, DurationError::kNumberAfterUnit};
+    total = current;
+  }
+  return {static_cast<uint32_t>(total), std::nullopt};
+}
+
 }  // namespace internal
 
 namespace {
 
+using internal::AppendU16;
+using internal::AppendU32;
 using internal::NameLayout;
 using internal::RdataField;
 using internal::RdataLayout;
-
-uint16_t ReadU16(std::string_view bytes, size_t pos) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(bytes[pos]) << 8) |
-                               static_cast<uint8_t>(bytes[pos + 1]));
-}
-
-uint32_t ReadU32(std::string_view bytes, size_t pos) {
-  return (uint32_t{ReadU16(bytes, pos)} << 16) | ReadU16(bytes, pos + 2);
-}
-
-void AppendU16(std::string& out, uint16_t value) {
-  out += static_cast<char>(value >> 8);
-  out += static_cast<char>(value & 0xFF);
-}
-
-void AppendU32(std::string& out, uint32_t value) {
-  AppendU16(out, static_cast<uint16_t>(value >> 16));
-  AppendU16(out, static_cast<uint16_t>(value & 0xFFFF));
-}
+using internal::ReadU16;
+using internal::ReadU32;
 
 Status FieldError(std::string_view field, std::string_view problem) {
   return InvalidArgument(std::string(field) + ": " + std::string(problem));
@@ -233,10 +270,7 @@ void AppendQuoted(std::string& out, std::string_view bytes) {
       out += '\\';
       out += c;
     } else if (u < 0x20 || u >= 0x7f) {
-      out += '\\';
-      out += static_cast<char>('0' + u / 100);
-      out += static_cast<char>('0' + u / 10 % 10);
-      out += static_cast<char>('0' + u % 10);
+      internal::AppendDecimalEscape(out, u);
     } else {
       out += c;
     }
@@ -267,58 +301,24 @@ Result<uint64_t> ParseNumber(const Token& token, uint64_t max, std::string_view 
 Result<uint32_t> ParseTime(const Token& token, std::string_view field) {
   if (token.quoted) return FieldError(field, "must not be quoted");
   const std::string_view text = token.raw;
-  if (text.empty()) return FieldError(field, "empty");
-  uint64_t total = 0;
-  uint64_t current = 0;
-  bool have_digits = false;
-  bool have_unit = false;
-  for (char c : text) {
-    if (c >= '0' && c <= '9') {
-      current = current * 10 + static_cast<uint64_t>(c - '0');
-      if (current > 0xFFFFFFFFull) return FieldError(field, "above 4294967295");
-      have_digits = true;
-      continue;
-    }
-    uint64_t unit = 0;
-    switch (c) {
-      case 's':
-      case 'S':
-        unit = 1;
-        break;
-      case 'm':
-      case 'M':
-        unit = 60;
-        break;
-      case 'h':
-      case 'H':
-        unit = 3600;
-        break;
-      case 'd':
-      case 'D':
-        unit = 86400;
-        break;
-      case 'w':
-      case 'W':
-        unit = 604800;
-        break;
-      default:
-        return FieldError(field,
-                          "expected seconds or a time like 1h30m, got '" + std::string(text) + "'");
-    }
-    if (!have_digits)
+  const internal::DurationResult parsed = internal::ParseDuration(text, 0xFFFFFFFF);
+  if (!parsed.error) return parsed.seconds;
+  switch (*parsed.error) {
+    case internal::DurationError::kEmpty:
+      return FieldError(field, "empty");
+    case internal::DurationError::kNumberAboveMax:
+      return FieldError(field, "above 4294967295");
+    case internal::DurationError::kTotalAboveMax:
+      return FieldError(field, "above 4294967295 seconds");
+    case internal::DurationError::kBadCharacter:
+      return FieldError(field,
+                        "expected seconds or a time like 1h30m, got '" + std::string(text) + "'");
+    case internal::DurationError::kUnitWithoutNumber:
       return FieldError(field, "unit without a number in '" + std::string(text) + "'");
-    total += current * unit;
-    if (total > 0xFFFFFFFFull) return FieldError(field, "above 4294967295 seconds");
-    current = 0;
-    have_digits = false;
-    have_unit = true;
-  }
-  if (have_digits) {
-    if (have_unit)
+    case internal::DurationError::kNumberAfterUnit:
       return FieldError(field, "number without unit after a unit in '" + std::string(text) + "'");
-    total = current;
   }
-  return static_cast<uint32_t>(total);
+  return FieldError(field, "invalid time");  // not reached: the switch covers every error
 }
 
 Result<Name> ParseNameToken(const Token& token, const Name* origin, std::string_view field) {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <utility>
 
+#include "frontend/dns/wire/wire_internal.h"
+
 namespace meshkv::dns {
 namespace {
 
@@ -31,16 +33,7 @@ constexpr std::array<std::pair<uint16_t, std::string_view>, 4> kClassNames = {{
     {RrClass::kAny, "ANY"},
 }};
 
-bool EqualIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
+using internal::EqualIgnoreCase;
 
 // "<prefix><decimal 0..65535>" (RFC 3597 5), digits only.
 std::optional<uint16_t> GenericNumber(std::string_view text, std::string_view prefix) {

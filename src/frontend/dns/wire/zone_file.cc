@@ -4,6 +4,7 @@
 
 #include "frontend/dns/wire/rdata.h"
 #include "frontend/dns/wire/types.h"
+#include "frontend/dns/wire/wire_internal.h"
 
 namespace meshkv::dns {
 namespace {
@@ -11,35 +12,12 @@ namespace {
 // RFC 2181 8: a TTL is an unsigned 31-bit number of seconds.
 constexpr uint32_t kMaxTtl = 2147483647;
 
+using internal::EqualIgnoreCase;
+
 // Text from the file quoted for a message: printable ASCII kept, the rest as
 // \DDD, cut after 64 bytes.
 std::string Quote(std::string_view text) {
-  std::string out = "'";
-  for (char c : text.substr(0, 64)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f) {
-      out += '\\';
-      out += static_cast<char>('0' + u / 100);
-      out += static_cast<char>('0' + u / 10 % 10);
-      out += static_cast<char>('0' + u % 10);
-    } else {
-      out += c;
-    }
-  }
-  if (text.size() > 64) out += "...";
-  out += "'";
-  return out;
-}
-
-bool EqualIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
+  return internal::Quote(text, 64);
 }
 
 // A name in presentation format is absolute when it ends in a dot that is
@@ -402,55 +380,22 @@ Result<std::vector<ZoneRecord>> ParseZoneFile(std::string_view text,
 }
 
 Result<uint32_t> ParseTtl(std::string_view text) {
-  if (text.empty()) return InvalidArgument("empty TTL");
-  uint64_t total = 0;
-  uint64_t current = 0;
-  bool have_digits = false;
-  bool have_unit = false;
-  for (char c : text) {
-    if (c >= '0' && c <= '9') {
-      current = current * 10 + static_cast<uint64_t>(c - '0');
-      if (current > kMaxTtl) return InvalidArgument("TTL above 2147483647 seconds (RFC 2181 8)");
-      have_digits = true;
-      continue;
-    }
-    uint64_t unit = 0;
-    switch (c) {
-      case 's':
-      case 'S':
-        unit = 1;
-        break;
-      case 'm':
-      case 'M':
-        unit = 60;
-        break;
-      case 'h':
-      case 'H':
-        unit = 3600;
-        break;
-      case 'd':
-      case 'D':
-        unit = 86400;
-        break;
-      case 'w':
-      case 'W':
-        unit = 604800;
-        break;
-      default:
-        return InvalidArgument("expected seconds or a time like 1h30m (units w d h m s)");
-    }
-    if (!have_digits) return InvalidArgument("a unit without a number before it");
-    total += current * unit;
-    if (total > kMaxTtl) return InvalidArgument("TTL above 2147483647 seconds (RFC 2181 8)");
-    current = 0;
-    have_digits = false;
-    have_unit = true;
+  const internal::DurationResult parsed = internal::ParseDuration(text, kMaxTtl);
+  if (!parsed.error) return parsed.seconds;
+  switch (*parsed.error) {
+    case internal::DurationError::kEmpty:
+      return InvalidArgument("empty TTL");
+    case internal::DurationError::kNumberAboveMax:
+    case internal::DurationError::kTotalAboveMax:
+      return InvalidArgument("TTL above 2147483647 seconds (RFC 2181 8)");
+    case internal::DurationError::kBadCharacter:
+      return InvalidArgument("expected seconds or a time like 1h30m (units w d h m s)");
+    case internal::DurationError::kUnitWithoutNumber:
+      return InvalidArgument("a unit without a number before it");
+    case internal::DurationError::kNumberAfterUnit:
+      return InvalidArgument("a number without a unit after a unit");
   }
-  if (have_digits) {
-    if (have_unit) return InvalidArgument("a number without a unit after a unit");
-    total = current;
-  }
-  return static_cast<uint32_t>(total);
+  return InvalidArgument("invalid TTL");  // not reached: the switch covers every error
 }
 
 Result<std::string> RecordToText(const ZoneRecord& record, const Name* origin) {

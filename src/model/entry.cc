@@ -85,6 +85,14 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
 }
 
 std::string_view MergeEncoded(std::string_view a, std::string_view b) {
+  // Versions decide almost always; only equal versions need the full entries.
+  // DecodeEntryVersion checks the header; a tombstone must also carry no value.
+  auto well_formed = [](std::string_view e) { return (e[1] & 1) == 0 || e.size() == kHeaderBytes; };
+  auto va = DecodeEntryVersion(a);
+  auto vb = DecodeEntryVersion(b);
+  if (va.ok() && vb.ok() && *va != *vb && well_formed(a) && well_formed(b)) {
+    return *va > *vb ? a : b;
+  }
   auto da = DecodeEntry(a);
   auto db = DecodeEntry(b);
   if (!da.ok()) return b;

@@ -44,7 +44,11 @@ struct Setting {
 
 constexpr std::string_view kEnvPrefix = "MESHKV_";
 // Client-side variables of the `meshkv` command, not node settings.
-constexpr std::string_view kClientEnvironment[] = {"MESHKV_TOKEN", "MESHKV_ADDR"};
+// Also the knobs of our own scripts and tests (scripts/run.sh, the test
+// harness, scripts/setup.sh), which end up in the node's environment.
+constexpr std::string_view kClientEnvironment[] = {"MESHKV_TOKEN",   "MESHKV_ADDR",
+                                                   "MESHKV_BIN",     "MESHKV_LISTEN",
+                                                   "MESHKV_RUN_DIR", "MESHKV_SETUP_BENCH"};
 constexpr size_t kMaxProblemsShown = 20;
 constexpr size_t kMaxConfigFileBytes = 16 << 20;
 

@@ -18,7 +18,8 @@
 //
 // Environment: MESHKV_<SECTION>_<KEY>, e.g. MESHKV_HTTP_MAX_BODY_BYTES,
 // MESHKV_STORAGE_SYNC; values are converted to the key's type. The client's
-// MESHKV_TOKEN and MESHKV_ADDR are ignored; any other unknown MESHKV_* is an
+// MESHKV_TOKEN, MESHKV_ADDR and our scripts' knobs (MESHKV_BIN, MESHKV_LISTEN,
+// MESHKV_RUN_DIR, MESHKV_SETUP_BENCH) are ignored; any other unknown MESHKV_* is an
 // error. Tokens and namespaces come only from the file; dev_insecure only
 // from a flag.
 #pragma once

@@ -268,6 +268,11 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreOptions& options) {
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.merge_operator = std::make_shared<EntryMergeOperator>();
+  // Every write is a merge operand; without a bound, a hot key's reads fold
+  // every operand still in the memtable (measured: GET throughput halved
+  // after ~150 writes per key). Past this many, RocksDB folds them at write
+  // time into one value.
+  cf_options.max_successive_merges = 4;
   cf_options.write_buffer_size = options.write_buffer_bytes;
   cf_options.compaction_style = rocksdb::kCompactionStyleLevel;
   cf_options.level_compaction_dynamic_level_bytes = true;

@@ -10,7 +10,8 @@ LISTEN="${MESHKV_LISTEN:-127.0.0.1:7070}"
 DIR="${MESHKV_RUN_DIR:-$PWD/data}/node1"
 mkdir -p "$DIR"
 
-"$BIN" serve --data-dir "$DIR" --listen "$LISTEN" 2> >(tee -a "$DIR/meshkv.log" >&2) &
+# The log copy ignores Ctrl-C so the node's shutdown lines still reach it.
+"$BIN" serve --data-dir "$DIR" --listen "$LISTEN" 2> >(trap '' INT TERM; exec tee -a "$DIR/meshkv.log" >&2) &
 PID=$!
 stop() {
   if kill -0 "$PID" 2>/dev/null; then

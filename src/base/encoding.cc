@@ -20,7 +20,8 @@ int HexValue(char c) {
 std::array<int8_t, 256> ReverseTable(const char* alphabet) {
   std::array<int8_t, 256> table;
   table.fill(-1);
-  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
   return table;
 }
 
@@ -52,8 +53,8 @@ std::string Encode(std::string_view bytes, const char* alphabet, bool pad) {
   return out;
 }
 
-Result<std::string> Decode(std::string_view text, const std::array<int8_t, 256>& table,
-                           bool padded, const char* what) {
+Result<std::string> Decode(std::string_view text, const std::array<int8_t, 256>& table, bool padded,
+                           const char* what) {
   if (padded) {
     if (text.size() % 4 != 0) {
       return InvalidArgument(std::string(what) + " length must be a multiple of 4");
@@ -108,8 +109,12 @@ Result<std::string> HexDecode(std::string_view hex) {
   return out;
 }
 
-std::string Base64Encode(std::string_view bytes) { return Encode(bytes, kBase64, true); }
-std::string Base64UrlEncode(std::string_view bytes) { return Encode(bytes, kBase64Url, false); }
+std::string Base64Encode(std::string_view bytes) {
+  return Encode(bytes, kBase64, true);
+}
+std::string Base64UrlEncode(std::string_view bytes) {
+  return Encode(bytes, kBase64Url, false);
+}
 
 Result<std::string> Base64Decode(std::string_view text) {
   static const auto table = ReverseTable(kBase64);

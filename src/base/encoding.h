@@ -40,7 +40,8 @@ inline void PutFixed64(std::string& out, uint64_t v) {
 // REQUIRES: at least 8 bytes at p.
 inline uint64_t GetFixed64(const char* p) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 

@@ -27,8 +27,7 @@ Status Hlc::Observe(HlcTimestamp remote) {
     skew_refusals_.fetch_add(1, std::memory_order_relaxed);
     return InvalidArgument("remote timestamp is " + std::to_string(remote.wall_millis() - now) +
                            " ms ahead of the local clock; max_clock_skew is " +
-                           std::to_string(max_skew_millis_) +
-                           " ms (check NTP on both nodes)");
+                           std::to_string(max_skew_millis_) + " ms (check NTP on both nodes)");
   }
   uint64_t last = last_.load(std::memory_order_relaxed);
   while (last < remote.raw() &&

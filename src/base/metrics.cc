@@ -11,10 +11,14 @@ namespace {
 std::string EscapeLabelValue(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -37,7 +41,9 @@ std::string FormatLabels(const Labels& labels, const std::string& extra_key = ""
   return out;
 }
 
-std::string FormatDouble(double v) { return fmt::format("{}", v); }
+std::string FormatDouble(double v) {
+  return fmt::format("{}", v);
+}
 
 }  // namespace
 
@@ -51,7 +57,8 @@ void Histogram::Observe(double value) {
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin();
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  if (value > 0) sum_nanos_.fetch_add(static_cast<uint64_t>(value * 1e9), std::memory_order_relaxed);
+  if (value > 0)
+    sum_nanos_.fetch_add(static_cast<uint64_t>(value * 1e9), std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::BucketCounts() const {
@@ -60,16 +67,17 @@ std::vector<uint64_t> Histogram::BucketCounts() const {
   return out;
 }
 
-double Histogram::sum() const { return static_cast<double>(sum_nanos_.load()) / 1e9; }
-
-std::vector<double> LatencyBuckets() {
-  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,    5,     10};
+double Histogram::sum() const {
+  return static_cast<double>(sum_nanos_.load()) / 1e9;
 }
 
-MetricsRegistry::Child* MetricsRegistry::FindOrAdd(const std::string& name,
-                                                   const std::string& help, Type type,
-                                                   const Labels& labels, bool* created) {
+std::vector<double> LatencyBuckets() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+}
+
+MetricsRegistry::Child* MetricsRegistry::FindOrAdd(const std::string& name, const std::string& help,
+                                                   Type type, const Labels& labels, bool* created) {
   auto [it, inserted] = families_.try_emplace(name);
   Family& family = it->second;
   if (inserted) {
@@ -133,19 +141,24 @@ std::string MetricsRegistry::Render() const {
                                                          : "gauge";
     std::string help;
     for (char c : family.help) {
-      if (c == '\\') help += "\\\\";
-      else if (c == '\n') help += "\\n";
-      else help += c;
+      if (c == '\\')
+        help += "\\\\";
+      else if (c == '\n')
+        help += "\\n";
+      else
+        help += c;
     }
     out += "# HELP " + name + " " + help + "\n";
     out += "# TYPE " + name + " " + type + "\n";
     for (const auto& child : family.children) {
       switch (family.type) {
         case Type::kCounter:
-          out += name + FormatLabels(child->labels) + " " + std::to_string(child->counter->value()) + "\n";
+          out += name + FormatLabels(child->labels) + " " +
+                 std::to_string(child->counter->value()) + "\n";
           break;
         case Type::kGauge:
-          out += name + FormatLabels(child->labels) + " " + std::to_string(child->gauge->value()) + "\n";
+          out += name + FormatLabels(child->labels) + " " + std::to_string(child->gauge->value()) +
+                 "\n";
           break;
         case Type::kCallback:
           out += name + FormatLabels(child->labels) + " " + FormatDouble(child->callback()) + "\n";
@@ -161,7 +174,8 @@ std::string MetricsRegistry::Render() const {
                    std::to_string(cumulative) + "\n";
           }
           out += name + "_sum" + FormatLabels(child->labels) + " " + FormatDouble(h.sum()) + "\n";
-          out += name + "_count" + FormatLabels(child->labels) + " " + std::to_string(cumulative) + "\n";
+          out += name + "_count" + FormatLabels(child->labels) + " " + std::to_string(cumulative) +
+                 "\n";
           break;
         }
       }

@@ -71,8 +71,7 @@ class MetricsRegistry {
   Counter* GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
   Gauge* GetGauge(const std::string& name, const std::string& help, const Labels& labels = {});
   Histogram* GetHistogram(const std::string& name, const std::string& help,
-                          const Labels& labels = {},
-                          std::vector<double> bounds = LatencyBuckets());
+                          const Labels& labels = {}, std::vector<double> bounds = LatencyBuckets());
   // A value computed at scrape time (e.g. storage sizes). `read` must be
   // cheap and thread-safe.
   void AddCallbackGauge(const std::string& name, const std::string& help, const Labels& labels,

@@ -61,9 +61,15 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
-inline Status NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
-inline Status Unauthenticated(std::string m) { return {ErrorCode::kUnauthenticated, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {ErrorCode::kInvalidArgument, std::move(m)};
+}
+inline Status NotFound(std::string m) {
+  return {ErrorCode::kNotFound, std::move(m)};
+}
+inline Status Unauthenticated(std::string m) {
+  return {ErrorCode::kUnauthenticated, std::move(m)};
+}
 inline Status PermissionDenied(std::string m) {
   return {ErrorCode::kPermissionDenied, std::move(m)};
 }
@@ -73,18 +79,24 @@ inline Status FailedPrecondition(std::string m) {
 inline Status ResourceExhausted(std::string m) {
   return {ErrorCode::kResourceExhausted, std::move(m)};
 }
-inline Status Unavailable(std::string m) { return {ErrorCode::kUnavailable, std::move(m)}; }
+inline Status Unavailable(std::string m) {
+  return {ErrorCode::kUnavailable, std::move(m)};
+}
 inline Status DeadlineExceeded(std::string m) {
   return {ErrorCode::kDeadlineExceeded, std::move(m)};
 }
-inline Status DataLoss(std::string m) { return {ErrorCode::kDataLoss, std::move(m)}; }
-inline Status Internal(std::string m) { return {ErrorCode::kInternal, std::move(m)}; }
+inline Status DataLoss(std::string m) {
+  return {ErrorCode::kDataLoss, std::move(m)};
+}
+inline Status Internal(std::string m) {
+  return {ErrorCode::kInternal, std::move(m)};
+}
 
 // Result<T> holds either a T or a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(data_).ok() && "Result needs a value or a non-OK status");
   }
@@ -112,8 +124,8 @@ class [[nodiscard]] Result {
 }  // namespace meshkv
 
 // Returns the status from the enclosing function when it is not OK.
-#define MESHKV_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::meshkv::Status meshkv_status_ = (expr);   \
+#define MESHKV_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::meshkv::Status meshkv_status_ = (expr);        \
     if (!meshkv_status_.ok()) return meshkv_status_; \
   } while (0)

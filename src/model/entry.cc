@@ -37,9 +37,7 @@ const Entry& Merge(const Entry& a, const Entry& b) {
   if (a.version != b.version) return a.version > b.version ? a : b;
   // Same version: deterministic, order-independent choice. Tombstones win so a
   // duplicated delete can never be undone by a duplicated put.
-  auto rank = [](const Entry& e) {
-    return std::tie(e.tombstone, e.expires_at_ms, e.value);
-  };
+  auto rank = [](const Entry& e) { return std::tie(e.tombstone, e.expires_at_ms, e.value); };
   return rank(a) >= rank(b) ? a : b;
 }
 
@@ -80,7 +78,8 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
   e.tombstone = (bytes[1] & 1) != 0;
   e.expires_at_ms = static_cast<int64_t>(GetFixed64(bytes.data() + 18));
   e.value.assign(bytes.substr(kHeaderBytes));
-  if (e.tombstone && !e.value.empty()) return DataLoss("stored entry is corrupt (tombstone with value)");
+  if (e.tombstone && !e.value.empty())
+    return DataLoss("stored entry is corrupt (tombstone with value)");
   return e;
 }
 

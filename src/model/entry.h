@@ -36,7 +36,7 @@ struct Version {
 };
 
 struct Entry {
-  std::string value;        // empty for tombstones
+  std::string value;  // empty for tombstones
   Version version;
   int64_t expires_at_ms = 0;  // 0 = never
   bool tombstone = false;

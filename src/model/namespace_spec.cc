@@ -6,9 +6,12 @@ namespace meshkv {
 
 std::string_view ConsistencyName(Consistency c) {
   switch (c) {
-    case Consistency::kOne: return "one";
-    case Consistency::kQuorum: return "quorum";
-    case Consistency::kAll: return "all";
+    case Consistency::kOne:
+      return "one";
+    case Consistency::kQuorum:
+      return "quorum";
+    case Consistency::kAll:
+      return "all";
   }
   return "quorum";
 }
@@ -49,13 +52,15 @@ Status NamespaceSpec::Validate() const {
     return InvalidArgument("replicas must be 1..16 or \"all\", got " + std::to_string(replicas));
   }
   if (sync_policy == SyncPolicy::kPrimaryWriter && writers.empty()) {
-    return InvalidArgument("sync_policy \"primary_writer\" needs a non-empty writers list of node ids");
+    return InvalidArgument(
+        "sync_policy \"primary_writer\" needs a non-empty writers list of node ids");
   }
   if (sync_policy == SyncPolicy::kLastWriterWins && !writers.empty()) {
     return InvalidArgument("writers is only meaningful with sync_policy = \"primary_writer\"");
   }
   if (default_ttl_ms < 0) return InvalidArgument("default_ttl must not be negative");
-  if (default_ttl_ms > kMaxTtlMillis) return InvalidArgument("default_ttl must be at most 100 years");
+  if (default_ttl_ms > kMaxTtlMillis)
+    return InvalidArgument("default_ttl must be at most 100 years");
   if (max_value_bytes < 0 || max_value_bytes > (int64_t{64} << 20)) {
     return InvalidArgument("max_value_bytes must be 0..67108864 (64 MiB), got " +
                            std::to_string(max_value_bytes));

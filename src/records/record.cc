@@ -1,8 +1,7 @@
 #include "records/record.h"
 
-#include <xxhash.h>
-
 #include <fmt/format.h>
+#include <xxhash.h>
 
 #include "base/encoding.h"
 #include "frontend/dns/wire/rdata.h"
@@ -39,7 +38,9 @@ uint32_t GetBE(std::string_view bytes, size_t offset, size_t width) {
 
 }  // namespace
 
-std::string NameKeyPrefix(const dns::Name& name) { return ReversedLowerLabels(name) + "/"; }
+std::string NameKeyPrefix(const dns::Name& name) {
+  return ReversedLowerLabels(name) + "/";
+}
 
 std::string DescendantKeyPrefix(const dns::Name& name) {
   std::string reversed = ReversedLowerLabels(name);

@@ -1,9 +1,9 @@
 #include "records/record_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <memory>
-
-#include <spdlog/spdlog.h>
 
 #include "base/encoding.h"
 #include "frontend/dns/wire/rdata.h"
@@ -55,14 +55,21 @@ Result<Record> RecordService::MakeRecord(const dns::Name& name, std::string_view
                            " is not known; use A, AAAA, CNAME, MX, NS, TXT, SRV, PTR, CAA or SOA");
   }
   switch (*type_code) {
-    case dns::RrType::kA: case dns::RrType::kAaaa: case dns::RrType::kCname:
-    case dns::RrType::kMx: case dns::RrType::kNs: case dns::RrType::kTxt:
-    case dns::RrType::kSrv: case dns::RrType::kPtr: case dns::RrType::kCaa:
+    case dns::RrType::kA:
+    case dns::RrType::kAaaa:
+    case dns::RrType::kCname:
+    case dns::RrType::kMx:
+    case dns::RrType::kNs:
+    case dns::RrType::kTxt:
+    case dns::RrType::kSrv:
+    case dns::RrType::kPtr:
+    case dns::RrType::kCaa:
     case dns::RrType::kSoa:
       break;
     default:
-      return InvalidArgument("type " + dns::TypeToText(*type_code) +
-                             " cannot be stored; use A, AAAA, CNAME, MX, NS, TXT, SRV, PTR, CAA or SOA");
+      return InvalidArgument(
+          "type " + dns::TypeToText(*type_code) +
+          " cannot be stored; use A, AAAA, CNAME, MX, NS, TXT, SRV, PTR, CAA or SOA");
   }
   auto rdata = dns::RdataFromText(*type_code, value);
   if (!rdata.ok()) {
@@ -107,8 +114,9 @@ void RecordService::Add(const Record& record, std::function<void(Status)> done) 
       return;
     }
     if (record.type != dns::RrType::kCname && r.type == dns::RrType::kCname) {
-      done(FailedPrecondition(record.name.ToText() +
-                              " is a CNAME; delete it before adding other records (RFC 1034 3.6.2)"));
+      done(FailedPrecondition(
+          record.name.ToText() +
+          " is a CNAME; delete it before adding other records (RFC 1034 3.6.2)"));
       return;
     }
     if (record.type == dns::RrType::kCname && r.type == dns::RrType::kCname) {
@@ -162,8 +170,10 @@ void RecordService::Remove(const dns::Name& name, std::optional<uint16_t> type,
     return;
   }
   Write(std::move(deletes), [count, done = std::move(done)](Status s) {
-    if (s.ok()) done(count);
-    else done(s);
+    if (s.ok())
+      done(count);
+    else
+      done(s);
   });
 }
 

@@ -51,8 +51,8 @@ class RecordService {
 
   // Removes the values at `name` that match `type` and `rdata` (each unset
   // = any). `done` gets the number removed (0 is not an error here).
-  void Remove(const dns::Name& name, std::optional<uint16_t> type,
-              std::optional<std::string> rdata, std::function<void(Result<size_t>)> done);
+  void Remove(const dns::Name& name, std::optional<uint16_t> type, std::optional<std::string> rdata,
+              std::function<void(Result<size_t>)> done);
 
   // The live records at exactly `name` (optionally one type), in key order.
   Result<std::vector<Record>> RecordsAt(const dns::Name& name,

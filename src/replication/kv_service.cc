@@ -87,14 +87,18 @@ void KvService::Write(std::string_view ns, const std::vector<Mutation>& mutation
   }
   if (committer_ == nullptr) {
     Status applied = store_.Apply(batch, /*sync=*/false);
-    if (applied.ok()) done(std::move(acks));
-    else done(applied);
+    if (applied.ok())
+      done(std::move(acks));
+    else
+      done(applied);
     return;
   }
   committer_->Submit(std::move(batch),
                      [acks = std::move(acks), done = std::move(done)](Status s) mutable {
-                       if (s.ok()) done(std::move(acks));
-                       else done(s);
+                       if (s.ok())
+                         done(std::move(acks));
+                       else
+                         done(s);
                      });
 }
 

@@ -1,12 +1,11 @@
 #include "server/config.h"
 
-#include <boost/asio/ip/address.hpp>
-
 #include <fmt/format.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <cerrno>
 #include <charconv>
 #include <climits>
@@ -57,7 +56,9 @@ constexpr int64_t kMiB = 1024 * kKiB;
 constexpr int64_t kGiB = 1024 * kMiB;
 constexpr int64_t kTiB = 1024 * kGiB;
 
-std::string Quote(std::string_view text) { return QuoteForMessage(text, '"'); }
+std::string Quote(std::string_view text) {
+  return QuoteForMessage(text, '"');
+}
 
 // A TOML basic string holding `text`.
 std::string TomlString(std::string_view text) {
@@ -182,8 +183,10 @@ Status ValidateDnsName(std::string_view name) {
     }
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '-' || c == '_';
-    if (!ok) return InvalidArgument(Quote(name) + " may contain only letters, digits, '-', '_' and dots");
-    if (++label > 63) return InvalidArgument(Quote(name) + " has a label longer than 63 characters");
+    if (!ok)
+      return InvalidArgument(Quote(name) + " may contain only letters, digits, '-', '_' and dots");
+    if (++label > 63)
+      return InvalidArgument(Quote(name) + " has a label longer than 63 characters");
   }
   if (label == 0) return InvalidArgument(Quote(name) + " has an empty label");
   return Status::Ok();
@@ -406,8 +409,8 @@ Result<ScalarValue> FromString(const Setting& setting, const std::string& text) 
       size_t start = 0;
       while (start <= text.size() && !text.empty()) {
         size_t comma = text.find(',', start);
-        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start);
+        std::string item =
+            text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         while (!item.empty() && item.front() == ' ') item.erase(item.begin());
         while (!item.empty() && item.back() == ' ') item.pop_back();
         if (item.empty()) return InvalidArgument("empty item in list " + Quote(text));
@@ -1198,7 +1201,8 @@ std::string DefaultConfigToml() {
   out += "nameservers = []\n";
   out += Comment("SOA RNAME (mailbox of the zone's admin); empty: \"hostmaster.<zone>\".");
   out += "soa_rname = \"\"\n";
-  out += Comment("SOA timers (RFC 1035 3.3.13); soa_minimum is the negative-caching TTL (RFC 2308).");
+  out +=
+      Comment("SOA timers (RFC 1035 3.3.13); soa_minimum is the negative-caching TTL (RFC 2308).");
   out += fmt::format("soa_refresh = \"{}\"\n", FormatDurationMillis(d.dns.soa_refresh_s * 1000));
   out += fmt::format("soa_retry = \"{}\"\n", FormatDurationMillis(d.dns.soa_retry_s * 1000));
   out += fmt::format("soa_expire = \"{}\"\n", FormatDurationMillis(d.dns.soa_expire_s * 1000));

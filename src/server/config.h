@@ -43,19 +43,19 @@ struct Config {
   } node;
 
   struct Http {
-    std::string listen = "127.0.0.1:7070";  // host:port; port 0 = any free port
-    int threads = 0;                        // io threads; 0 = one per core
-    int64_t max_header_bytes = 16 * 1024;   // request line + headers
+    std::string listen = "127.0.0.1:7070";           // host:port; port 0 = any free port
+    int threads = 0;                                 // io threads; 0 = one per core
+    int64_t max_header_bytes = 16 * 1024;            // request line + headers
     int64_t max_body_bytes = (1 << 20) + 64 * 1024;  // cap for any body (batch included)
-    int64_t request_timeout_ms = 30'000;    // whole request must arrive within this
-    int64_t idle_timeout_ms = 60'000;       // keep-alive connection idle limit
-    int max_connections = 10'000;           // beyond this: 503 and close
-    int max_inflight_requests = 4'096;      // beyond this: 429 with Retry-After
+    int64_t request_timeout_ms = 30'000;             // whole request must arrive within this
+    int64_t idle_timeout_ms = 60'000;                // keep-alive connection idle limit
+    int max_connections = 10'000;                    // beyond this: 503 and close
+    int max_inflight_requests = 4'096;               // beyond this: 429 with Retry-After
   } http;
 
   struct Storage {
-    std::string engine = "rocksdb";         // "rocksdb" | "memory" (all namespaces in memory)
-    bool sync_always = false;               // sync = "always" (fsync each group commit) | "none"
+    std::string engine = "rocksdb";  // "rocksdb" | "memory" (all namespaces in memory)
+    bool sync_always = false;        // sync = "always" (fsync each group commit) | "none"
     int64_t block_cache_bytes = 128ll << 20;
     int64_t write_buffer_bytes = 64ll << 20;
   } storage;
@@ -66,36 +66,36 @@ struct Config {
 
   // The authoritative DNS server (runs when `zones` is not empty).
   struct Dns {
-    std::string listen = "127.0.0.1:7053";      // UDP and TCP host:port
-    std::vector<std::string> zones;             // zone apexes we answer for, e.g. "example.test"
-    std::vector<std::string> nameservers;       // NS names; empty: "ns1.<zone>" (glue = listen IP)
-    std::string soa_rname;                      // SOA RNAME; empty: "hostmaster.<zone>"
+    std::string listen = "127.0.0.1:7053";  // UDP and TCP host:port
+    std::vector<std::string> zones;         // zone apexes we answer for, e.g. "example.test"
+    std::vector<std::string> nameservers;   // NS names; empty: "ns1.<zone>" (glue = listen IP)
+    std::string soa_rname;                  // SOA RNAME; empty: "hostmaster.<zone>"
     int64_t soa_refresh_s = 3600;
     int64_t soa_retry_s = 900;
     int64_t soa_expire_s = 604800;
-    int64_t soa_minimum_s = 300;                // negative-caching TTL (RFC 2308)
-    int64_t default_ttl_s = 300;                // TTL of records added without one
-    std::vector<std::string> axfr_allow;        // client IPs allowed to AXFR; empty: nobody
-    int max_udp_payload = 1232;                 // our EDNS buffer size (RFC 6891, DNS flag day 2020)
+    int64_t soa_minimum_s = 300;          // negative-caching TTL (RFC 2308)
+    int64_t default_ttl_s = 300;          // TTL of records added without one
+    std::vector<std::string> axfr_allow;  // client IPs allowed to AXFR; empty: nobody
+    int max_udp_payload = 1232;           // our EDNS buffer size (RFC 6891, DNS flag day 2020)
   } dns;
 
   struct Log {
-    std::string level = "info";             // trace|debug|info|warn|error
+    std::string level = "info";  // trace|debug|info|warn|error
   } log;
 
   // Auth disabled; flag only (--dev-insecure), never from file or env.
   bool dev_insecure = false;
 
-  std::vector<TokenSpec> tokens;            // [[tokens]]
-  std::vector<NamespaceSpec> namespaces;    // built-ins, then [namespaces.NAME]
+  std::vector<TokenSpec> tokens;          // [[tokens]]
+  std::vector<NamespaceSpec> namespaces;  // built-ins, then [namespaces.NAME]
 
   // Where the config came from, for `status` and reload ("" = no file).
   std::string config_path;
 };
 
 struct ConfigSources {
-  std::optional<std::string> file;                       // TOML path
-  std::map<std::string, std::string> env;                // usually the process environment
+  std::optional<std::string> file;         // TOML path
+  std::map<std::string, std::string> env;  // usually the process environment
   // dotted key -> value, converted like environment values; errors name the
   // dotted key ("flag http.listen: ..."), whatever the CLI calls the flag.
   std::vector<std::pair<std::string, std::string>> flags;

@@ -22,10 +22,10 @@
 #include "frontend/dns/query/synthetic_records.h"  // DNS server
 #include "frontend/dns/query/zone_view.h"          // DNS server
 #include "frontend/dns/server/dns_server.h"        // DNS server
+#include "frontend/dns/wire/name.h"
 #include "frontend/http/api.h"
 #include "frontend/http/http_metrics.h"
 #include "frontend/http/server.h"
-#include "frontend/dns/wire/name.h"
 #include "records/record_service.h"
 #include "replication/kv_service.h"
 #include "storage/data_dir.h"
@@ -207,15 +207,15 @@ Status Node::Start() {
   spdlog::info("meshkv {} starting; data dir {}", MESHKV_VERSION, s.data_dir->path());
 
   if (config.dev_insecure) {
-    spdlog::warn("*** --dev-insecure: AUTHENTICATION IS DISABLED. Anyone who can reach {} can "
-                 "read and write every key. Never use this outside a development machine. ***",
-                 config.http.listen);
+    spdlog::warn(
+        "*** --dev-insecure: AUTHENTICATION IS DISABLED. Anyone who can reach {} can "
+        "read and write every key. Never use this outside a development machine. ***",
+        config.http.listen);
   } else if (config.tokens.empty()) {
     auto secret = LoadOrCreateAdminToken(s.data_dir->admin_token_path());
     if (!secret.ok()) return secret.status();
-    s.generated_admin =
-        TokenSpec{"generated-admin", Sha256Hex(*secret), static_cast<ScopeSet>(Scope::kAdmin),
-                  std::nullopt, ""};
+    s.generated_admin = TokenSpec{"generated-admin", Sha256Hex(*secret),
+                                  static_cast<ScopeSet>(Scope::kAdmin), std::nullopt, ""};
     spdlog::info("no [[tokens]] configured: admin token is in {} (mode 0600)",
                  s.data_dir->admin_token_path());
   }
@@ -260,8 +260,8 @@ Status Node::Start() {
   info.data_dir = s.data_dir->path();
   info.config_path = config.config_path;
   s.http_metrics = std::make_unique<http::HttpMetrics>(s.registry);
-  s.api = std::make_unique<http::Api>(*s.kv, s.records.get(), *s.hlc, s.registry, *s.http_metrics, info,
-                                      config.dev_insecure);
+  s.api = std::make_unique<http::Api>(*s.kv, s.records.get(), *s.hlc, s.registry, *s.http_metrics,
+                                      info, config.dev_insecure);
   if (!config.dev_insecure) {
     auto tokens = s.BuildTokens(config.tokens);
     if (!tokens.ok()) return tokens.status();
@@ -282,8 +282,8 @@ Status Node::Start() {
   s.server = std::make_unique<http::HttpServer>(options, *s.api, *s.http_metrics);
   MESHKV_RETURN_IF_ERROR(s.server->Start());
   spdlog::info("listening on http://{} ({} io threads, storage {} sync={}, {} namespaces)",
-               s.server->bound_address(), options.threads, config.storage.engine,
-               info.storage_sync, namespaces.size());
+               s.server->bound_address(), options.threads, config.storage.engine, info.storage_sync,
+               namespaces.size());
   if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
   return Status::Ok();
 }
@@ -318,7 +318,8 @@ int Node::Run() {
       s.api->SetTokens(*tokens);
       continue;
     }
-    spdlog::info("{}: draining in-flight requests", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("{}: draining in-flight requests",
+                 signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
   bool drained = s.server->Drain(kDrainDeadlineMs);

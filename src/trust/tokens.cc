@@ -49,7 +49,6 @@ bool HasScope(ScopeSet scopes, Scope scope) {
   return (scopes & static_cast<ScopeSet>(scope)) != 0;
 }
 
-
 std::string TokenLabel(const TokenSpec& token) {
   return "token " + QuoteForMessage(token.name);
 }
@@ -57,7 +56,8 @@ std::string TokenLabel(const TokenSpec& token) {
 // Fails closed: a namespace-limited token must name the namespace it asks for.
 Status CheckNamespace(const TokenSpec& token, std::string_view ns) {
   if (token.ns.has_value() && *token.ns != ns) {
-    return PermissionDenied(TokenLabel(token) + " is limited to namespace " + QuoteForMessage(*token.ns));
+    return PermissionDenied(TokenLabel(token) + " is limited to namespace " +
+                            QuoteForMessage(*token.ns));
   }
   return Status::Ok();
 }

@@ -28,14 +28,14 @@ enum class Scope : uint8_t { kRead = 1, kWrite = 2, kAdmin = 4 };
 using ScopeSet = uint8_t;  // bitwise OR of Scope values
 
 Result<Scope> ParseScope(std::string_view text);  // "read" | "write" | "admin"
-std::string ScopeSetToString(ScopeSet scopes);     // "read,write"
+std::string ScopeSetToString(ScopeSet scopes);    // "read,write"
 
 struct TokenSpec {
-  std::string name;                // for logs and errors (not secret); 1..64 of [A-Za-z0-9_.-]
-  std::string sha256_hex;          // 64 hex digits; Build() stores them lower case
+  std::string name;        // for logs and errors (not secret); 1..64 of [A-Za-z0-9_.-]
+  std::string sha256_hex;  // 64 hex digits; Build() stores them lower case
   ScopeSet scopes = 0;
-  std::optional<std::string> ns;   // limited to this namespace when set
-  std::string key_prefix;          // limited to keys with this prefix when non-empty
+  std::optional<std::string> ns;  // limited to this namespace when set
+  std::string key_prefix;         // limited to keys with this prefix when non-empty
 };
 
 class TokenSet {

@@ -1,8 +1,8 @@
 #include "frontend/http/api.h"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
@@ -41,14 +41,15 @@ Response JsonResponse(unsigned version, bhttp::status status, const json& body) 
   return res;
 }
 
-json NullableMillis(int64_t ms) { return ms == 0 ? json(nullptr) : json(ms); }
+json NullableMillis(int64_t ms) {
+  return ms == 0 ? json(nullptr) : json(ms);
+}
 
 // Adds "key" (when UTF-8) and "key_b64" to a JSON object.
 void PutKey(json& j, const std::string& key) {
   if (IsValidUtf8(key)) j["key"] = key;
   j["key_b64"] = Base64Encode(key);
 }
-
 
 // Runs `start(callback)` and awaits the callback's value, resuming on the
 // calling coroutine's executor. KvService completes writes either inline
@@ -133,21 +134,34 @@ Response DnsNamespaceIsReadOnly(unsigned version) {
 
 bhttp::status HttpStatusFor(const Status& status, std::string_view* code) {
   switch (status.code()) {
-    case ErrorCode::kOk: *code = "ok"; return bhttp::status::ok;
-    case ErrorCode::kInvalidArgument: *code = "bad_request"; return bhttp::status::bad_request;
-    case ErrorCode::kNotFound: *code = "not_found"; return bhttp::status::not_found;
-    case ErrorCode::kUnauthenticated: *code = "unauthorized"; return bhttp::status::unauthorized;
-    case ErrorCode::kPermissionDenied: *code = "forbidden"; return bhttp::status::forbidden;
+    case ErrorCode::kOk:
+      *code = "ok";
+      return bhttp::status::ok;
+    case ErrorCode::kInvalidArgument:
+      *code = "bad_request";
+      return bhttp::status::bad_request;
+    case ErrorCode::kNotFound:
+      *code = "not_found";
+      return bhttp::status::not_found;
+    case ErrorCode::kUnauthenticated:
+      *code = "unauthorized";
+      return bhttp::status::unauthorized;
+    case ErrorCode::kPermissionDenied:
+      *code = "forbidden";
+      return bhttp::status::forbidden;
     case ErrorCode::kResourceExhausted:
       *code = "payload_too_large";
       return bhttp::status::payload_too_large;
-    case ErrorCode::kFailedPrecondition: *code = "conflict"; return bhttp::status::conflict;
+    case ErrorCode::kFailedPrecondition:
+      *code = "conflict";
+      return bhttp::status::conflict;
     case ErrorCode::kUnavailable:
     case ErrorCode::kDeadlineExceeded:
       *code = "unavailable";
       return bhttp::status::service_unavailable;
     case ErrorCode::kDataLoss:
-    case ErrorCode::kInternal: break;
+    case ErrorCode::kInternal:
+      break;
   }
   *code = "internal";
   return bhttp::status::internal_server_error;
@@ -188,7 +202,9 @@ Api::Api(KvService& kv, records::RecordService* records, Hlc& hlc, MetricsRegist
   RegisterStorageMetrics();
 }
 
-void Api::SetTokens(std::shared_ptr<const TokenSet> tokens) { tokens_.store(std::move(tokens)); }
+void Api::SetTokens(std::shared_ptr<const TokenSet> tokens) {
+  tokens_.store(std::move(tokens));
+}
 
 void Api::RegisterStorageMetrics() {
   const int64_t started = info_.started_at_ms;
@@ -204,23 +220,24 @@ void Api::RegisterStorageMetrics() {
     std::string name = spec.name;
     auto find = [&store, name](bool bytes) {
       for (const auto& ns : store.Stats().namespaces) {
-        if (ns.ns == name) return static_cast<double>(bytes ? ns.estimated_bytes : ns.estimated_keys);
+        if (ns.ns == name)
+          return static_cast<double>(bytes ? ns.estimated_bytes : ns.estimated_keys);
       }
       return 0.0;
     };
     registry_.AddCallbackGauge("meshkv_storage_estimated_keys",
-                               "Estimated keys (tombstones included) per namespace",
-                               {{"ns", name}}, [find] { return find(false); });
+                               "Estimated keys (tombstones included) per namespace", {{"ns", name}},
+                               [find] { return find(false); });
     registry_.AddCallbackGauge("meshkv_storage_estimated_bytes",
                                "Estimated stored bytes per namespace", {{"ns", name}},
                                [find] { return find(true); });
   }
-  registry_.AddCallbackGauge("meshkv_storage_writes_applied_total",
-                             "Write operations applied to storage", {},
-                             [&store] { return static_cast<double>(store.Stats().writes_applied); });
-  registry_.AddCallbackGauge("meshkv_storage_synced_batches_total",
-                             "Storage batches made durable with fsync", {},
-                             [&store] { return static_cast<double>(store.Stats().synced_batches); });
+  registry_.AddCallbackGauge(
+      "meshkv_storage_writes_applied_total", "Write operations applied to storage", {},
+      [&store] { return static_cast<double>(store.Stats().writes_applied); });
+  registry_.AddCallbackGauge(
+      "meshkv_storage_synced_batches_total", "Storage batches made durable with fsync", {},
+      [&store] { return static_cast<double>(store.Stats().synced_batches); });
 }
 
 asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
@@ -260,29 +277,36 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
     route = Route::kKvItem;
     allow = path == "/v1/kv/batch" ? "GET, HEAD, PUT, DELETE, POST" : "GET, HEAD, PUT, DELETE";
   } else {
-    co_return ErrorResponse(version, bhttp::status::not_found, "not_found",
-                            "no route for " + std::string(path.substr(0, 200)) +
-                                "; see docs/api.md for the routes");
+    co_return ErrorResponse(
+        version, bhttp::status::not_found, "not_found",
+        "no route for " + std::string(path.substr(0, 200)) + "; see docs/api.md for the routes");
   }
   bool method_ok = false;
   switch (method) {
-    case bhttp::verb::get: method_ok = true; break;
-    case bhttp::verb::head: method_ok = allow.find("HEAD") != std::string_view::npos; break;
-    case bhttp::verb::put: method_ok = route == Route::kKvItem; break;
+    case bhttp::verb::get:
+      method_ok = true;
+      break;
+    case bhttp::verb::head:
+      method_ok = allow.find("HEAD") != std::string_view::npos;
+      break;
+    case bhttp::verb::put:
+      method_ok = route == Route::kKvItem;
+      break;
     case bhttp::verb::delete_:
       method_ok = route == Route::kKvItem || (route == Route::kRecords && allow != "GET");
       break;
     case bhttp::verb::post:
       method_ok = route == Route::kKvBatch || (route == Route::kRecords && allow != "GET");
       break;
-    default: break;
+    default:
+      break;
   }
   if (method == bhttp::verb::get && route == Route::kKvBatch) method_ok = false;
   if (!method_ok) {
-    Response res = ErrorResponse(version, bhttp::status::method_not_allowed, "method_not_allowed",
-                                 std::string(request.method_string()) + " is not allowed on " +
-                                     std::string(path.substr(0, 200)) + "; allowed: " +
-                                     std::string(allow));
+    Response res =
+        ErrorResponse(version, bhttp::status::method_not_allowed, "method_not_allowed",
+                      std::string(request.method_string()) + " is not allowed on " +
+                          std::string(path.substr(0, 200)) + "; allowed: " + std::string(allow));
     res.set(bhttp::field::allow, allow);
     co_return res;
   }
@@ -317,11 +341,16 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
     }
   }
   switch (route) {
-    case Route::kKvItem: co_return co_await HandleKvItem(request, auth, path);
-    case Route::kKvBatch: co_return co_await HandleBatch(request, auth);
-    case Route::kKvList: co_return HandleList(request, auth);
-    case Route::kRecords: co_return co_await HandleRecords(request, auth, path);
-    default: break;
+    case Route::kKvItem:
+      co_return co_await HandleKvItem(request, auth, path);
+    case Route::kKvBatch:
+      co_return co_await HandleBatch(request, auth);
+    case Route::kKvList:
+      co_return HandleList(request, auth);
+    case Route::kRecords:
+      co_return co_await HandleRecords(request, auth, path);
+    default:
+      break;
   }
   Status allowed = auth.Check(Scope::kRead, "", "");
   if (!allowed.ok()) co_return StatusResponse(version, allowed);
@@ -332,9 +361,12 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
                                 "node is shutting down");
       }
       co_return JsonResponse(version, bhttp::status::ok, json{{"status", "ready"}});
-    case Route::kStatus: co_return HandleStatus(request);
-    case Route::kMetrics: co_return HandleMetrics(request);
-    default: break;
+    case Route::kStatus:
+      co_return HandleStatus(request);
+    case Route::kMetrics:
+      co_return HandleMetrics(request);
+    default:
+      break;
   }
   co_return ErrorResponse(version, bhttp::status::not_found, "not_found", "no such route");
 }
@@ -345,7 +377,8 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   auto target = ParseRequestTarget(request.target());
   if (!target.ok()) co_return StatusResponse(version, target.status());
   auto key = PercentDecode(path.substr(kKvPrefix.size()));
-  if (!key.ok()) co_return StatusResponse(version, InvalidArgument("key: " + key.status().message()));
+  if (!key.ok())
+    co_return StatusResponse(version, InvalidArgument("key: " + key.status().message()));
   if (key->empty()) {
     co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
                             "key must not be empty: use /v1/kv/{key}, or GET /v1/kv to list");
@@ -360,11 +393,10 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   const bool is_put = method == bhttp::verb::put;
   if (const std::string* unknown = is_put ? query.Unknown({"ns", "ttl", "consistency"})
                                           : query.Unknown({"ns", "consistency"})) {
-    co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                            "unknown query parameter '" + *unknown + "' for " +
-                                std::string(request.method_string()) +
-                                (is_put ? "; allowed: ns, ttl, consistency"
-                                        : "; allowed: ns, consistency"));
+    co_return ErrorResponse(
+        version, bhttp::status::bad_request, "bad_request",
+        "unknown query parameter '" + *unknown + "' for " + std::string(request.method_string()) +
+            (is_put ? "; allowed: ns, ttl, consistency" : "; allowed: ns, consistency"));
   }
   std::string ns = "default";
   if (const std::string* v = query.Find("ns")) ns = *v;
@@ -375,7 +407,8 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   std::optional<int64_t> ttl;
   if (const std::string* v = query.Find("ttl")) {
     auto parsed = ParseDurationMillis(*v);
-    if (!parsed.ok()) co_return StatusResponse(version, InvalidArgument("ttl: " + parsed.status().message()));
+    if (!parsed.ok())
+      co_return StatusResponse(version, InvalidArgument("ttl: " + parsed.status().message()));
     ttl = *parsed;
   }
   const bool is_read = method == bhttp::verb::get || method == bhttp::verb::head;
@@ -474,10 +507,13 @@ Response Api::HandleList(const Request& request, const Auth& auth) {
   }
   bool keys_only = false;
   if (const std::string* v = query.Find("keys_only")) {
-    if (*v == "true" || *v == "1" || v->empty()) keys_only = true;
-    else if (*v == "false" || *v == "0") keys_only = false;
-    else return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                              "keys_only must be true or false");
+    if (*v == "true" || *v == "1" || v->empty())
+      keys_only = true;
+    else if (*v == "false" || *v == "0")
+      keys_only = false;
+    else
+      return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                           "keys_only must be true or false");
   }
   if (const std::string* v = query.Find("consistency")) {
     auto c = ParseConsistency(*v);
@@ -537,8 +573,8 @@ asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& a
     Status allowed = auth.Check(op.kind == BatchOp::Kind::kGet ? Scope::kRead : Scope::kWrite,
                                 batch->ns, op.key);
     if (!allowed.ok()) {
-      co_return StatusResponse(version, Status(allowed.code(), "ops[" + std::to_string(i) +
-                                                                   "]: " + allowed.message()));
+      co_return StatusResponse(
+          version, Status(allowed.code(), "ops[" + std::to_string(i) + "]: " + allowed.message()));
     }
   }
   std::vector<Mutation> mutations;
@@ -607,7 +643,8 @@ asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth&
                             "unknown query parameter '" + *unknown + "'; allowed: type");
   }
   auto name_text = PercentDecode(path.substr(kRecordsPrefix.size()));
-  if (!name_text.ok()) co_return StatusResponse(version, InvalidArgument("name: " + name_text.status().message()));
+  if (!name_text.ok())
+    co_return StatusResponse(version, InvalidArgument("name: " + name_text.status().message()));
   if (name_text->empty()) {
     co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
                             "use /v1/records/{name}, e.g. /v1/records/www.example.test");
@@ -647,8 +684,9 @@ asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth&
   if (!request.body().empty()) {
     body = json::parse(request.body(), nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded() || !body.is_object()) {
-      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                              "body must be a JSON object like {\"type\":\"A\",\"value\":\"192.0.2.1\",\"ttl\":300}");
+      co_return ErrorResponse(
+          version, bhttp::status::bad_request, "bad_request",
+          "body must be a JSON object like {\"type\":\"A\",\"value\":\"192.0.2.1\",\"ttl\":300}");
     }
     for (auto it = body.begin(); it != body.end(); ++it) {
       if (it.key() != "type" && it.key() != "value" && it.key() != "ttl") {
@@ -673,8 +711,9 @@ asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth&
 
   if (method == bhttp::verb::post) {
     if (!body_type || !body_value) {
-      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                              "POST needs a JSON body with \"type\" and \"value\" (and optional \"ttl\" in seconds)");
+      co_return ErrorResponse(
+          version, bhttp::status::bad_request, "bad_request",
+          "POST needs a JSON body with \"type\" and \"value\" (and optional \"ttl\" in seconds)");
     }
     std::optional<int64_t> ttl;
     if (auto it = body.find("ttl"); it != body.end()) {
@@ -683,7 +722,8 @@ asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth&
       } else if (it->is_string()) {
         // Zone-file TTL spellings: "300", "5m", "1h30m", "1w" (whole seconds).
         auto parsed = dns::ParseTtl(it->get<std::string>());
-        if (!parsed.ok()) co_return StatusResponse(version, InvalidArgument("ttl: " + parsed.status().message()));
+        if (!parsed.ok())
+          co_return StatusResponse(version, InvalidArgument("ttl: " + parsed.status().message()));
         ttl = *parsed;
       } else {
         co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
@@ -726,11 +766,12 @@ asio::awaitable<Response> Api::HandleRecords(const Request& request, const Auth&
                               "\"value\" needs \"type\" to say how to read it");
     }
     auto wire = dns::RdataFromText(*type, *body_value);
-    if (!wire.ok()) co_return StatusResponse(version, InvalidArgument("value: " + wire.status().message()));
+    if (!wire.ok())
+      co_return StatusResponse(version, InvalidArgument("value: " + wire.status().message()));
     rdata = std::move(*wire);
   }
-  auto removed = co_await AwaitCompletion<Result<size_t>>(
-      [&](std::function<void(Result<size_t>)> done) {
+  auto removed =
+      co_await AwaitCompletion<Result<size_t>>([&](std::function<void(Result<size_t>)> done) {
         records_->Remove(*name, type, rdata, std::move(done));
       });
   if (!removed.ok()) co_return StatusResponse(version, removed.status());
@@ -752,11 +793,13 @@ Response Api::HandleZoneListing(const Request& request, const Auth& auth,
   }
   const std::string* zone_text = query.Find("zone");
   if (zone_text == nullptr) {
-    return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                         "GET /v1/records needs ?zone=<zone apex>; for one name use /v1/records/{name}");
+    return ErrorResponse(
+        version, bhttp::status::bad_request, "bad_request",
+        "GET /v1/records needs ?zone=<zone apex>; for one name use /v1/records/{name}");
   }
   auto zone = dns::Name::FromText(*zone_text);
-  if (!zone.ok()) return StatusResponse(version, InvalidArgument("zone: " + zone.status().message()));
+  if (!zone.ok())
+    return StatusResponse(version, InvalidArgument("zone: " + zone.status().message()));
   const dns::Name* served = records_->ZoneOf(*zone);
   if (served == nullptr || !(*served == *zone)) {
     return ErrorResponse(version, bhttp::status::not_found, "not_found",
@@ -781,8 +824,8 @@ Response Api::HandleStatus(const Request& request) {
   json namespaces = json::array();
   for (const NamespaceSpec& spec : kv_.namespaces()) {
     json j{{"name", spec.name},
-           {"replicas", spec.replicas == NamespaceSpec::kReplicasAll ? json("all")
-                                                                     : json(spec.replicas)},
+           {"replicas",
+            spec.replicas == NamespaceSpec::kReplicasAll ? json("all") : json(spec.replicas)},
            {"consistency", ConsistencyName(spec.consistency)},
            {"sync_policy", SyncPolicyName(spec.sync_policy)},
            {"default_ttl_ms", spec.default_ttl_ms},
@@ -811,7 +854,8 @@ Response Api::HandleStatus(const Request& request) {
         {"write_batches", stats.write_batches},
         {"synced_batches", stats.synced_batches}}},
       {"namespaces", std::move(namespaces)},
-      {"clock", {{"max_clock_skew_ms", hlc_.max_skew_millis()}, {"skew_refusals", hlc_.skew_refusals()}}},
+      {"clock",
+       {{"max_clock_skew_ms", hlc_.max_skew_millis()}, {"skew_refusals", hlc_.skew_refusals()}}},
       {"auth", insecure_ ? "disabled (--dev-insecure)" : "bearer tokens"},
   };
   return JsonResponse(request.version(), bhttp::status::ok, body);

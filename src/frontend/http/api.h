@@ -8,12 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/beast/http.hpp>
 
 #include "base/hlc.h"
 #include "base/metrics.h"

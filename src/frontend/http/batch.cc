@@ -19,9 +19,12 @@ Status OpError(size_t index, const std::string& message) {
 
 std::string_view BatchOpName(BatchOp::Kind kind) {
   switch (kind) {
-    case BatchOp::Kind::kGet: return "get";
-    case BatchOp::Kind::kPut: return "put";
-    case BatchOp::Kind::kDelete: return "delete";
+    case BatchOp::Kind::kGet:
+      return "get";
+    case BatchOp::Kind::kPut:
+      return "put";
+    case BatchOp::Kind::kDelete:
+      return "delete";
   }
   return "get";
 }
@@ -65,10 +68,14 @@ Result<BatchRequest> ParseBatchRequest(std::string_view body) {
       if (field == "op") {
         if (!it->is_string()) return OpError(i, "\"op\" must be a string");
         const auto& name = it->get_ref<const std::string&>();
-        if (name == "get") op.kind = BatchOp::Kind::kGet;
-        else if (name == "put") op.kind = BatchOp::Kind::kPut;
-        else if (name == "delete") op.kind = BatchOp::Kind::kDelete;
-        else return OpError(i, "unknown op \"" + name + "\"; use get, put or delete");
+        if (name == "get")
+          op.kind = BatchOp::Kind::kGet;
+        else if (name == "put")
+          op.kind = BatchOp::Kind::kPut;
+        else if (name == "delete")
+          op.kind = BatchOp::Kind::kDelete;
+        else
+          return OpError(i, "unknown op \"" + name + "\"; use get, put or delete");
         has_op = true;
       } else if (field == "key" || field == "key_b64") {
         if (has_key) return OpError(i, "give exactly one of \"key\" and \"key_b64\"");

@@ -19,8 +19,8 @@ struct BatchOp {
   enum class Kind { kGet, kPut, kDelete };
   Kind kind = Kind::kGet;
   std::string key;
-  std::string value;               // decoded from base64 (puts only)
-  std::optional<int64_t> ttl_ms;   // puts only
+  std::string value;              // decoded from base64 (puts only)
+  std::optional<int64_t> ttl_ms;  // puts only
 };
 
 struct BatchRequest {

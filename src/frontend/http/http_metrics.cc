@@ -10,16 +10,25 @@ constexpr const char* kRequestsHelp = "HTTP requests answered, by route template
 
 std::string_view RouteName(Route route) {
   switch (route) {
-    case Route::kKvItem: return "kv_item";
-    case Route::kKvList: return "kv_list";
-    case Route::kKvBatch: return "kv_batch";
-    case Route::kRecords: return "records";
-    case Route::kHealth: return "health";
-    case Route::kReady: return "ready";
-    case Route::kStatus: return "status";
-    case Route::kMetrics: return "metrics";
+    case Route::kKvItem:
+      return "kv_item";
+    case Route::kKvList:
+      return "kv_list";
+    case Route::kKvBatch:
+      return "kv_batch";
+    case Route::kRecords:
+      return "records";
+    case Route::kHealth:
+      return "health";
+    case Route::kReady:
+      return "ready";
+    case Route::kStatus:
+      return "status";
+    case Route::kMetrics:
+      return "metrics";
     case Route::kUnknown:
-    case Route::kCount: break;
+    case Route::kCount:
+      break;
   }
   return "unknown";
 }
@@ -33,10 +42,10 @@ HttpMetrics::HttpMetrics(MetricsRegistry& registry) : registry_(registry) {
   }
   connections_open_ = registry.GetGauge("meshkv_http_connections_open", "Open HTTP connections");
   inflight_ = registry.GetGauge("meshkv_http_inflight_requests", "HTTP requests being handled");
-  connections_rejected_ = registry.GetCounter(
-      "meshkv_http_connections_rejected_total", "Connections refused with 503 (max_connections)");
-  overload_rejections_ = registry.GetCounter(
-      "meshkv_http_overload_rejections_total", "Requests refused with 429 (max_inflight_requests)");
+  connections_rejected_ = registry.GetCounter("meshkv_http_connections_rejected_total",
+                                              "Connections refused with 503 (max_connections)");
+  overload_rejections_ = registry.GetCounter("meshkv_http_overload_rejections_total",
+                                             "Requests refused with 429 (max_inflight_requests)");
 }
 
 void HttpMetrics::RecordRequest(Route route, unsigned status, double seconds) {
@@ -49,9 +58,9 @@ void HttpMetrics::RecordRequest(Route route, unsigned status, double seconds) {
     // Created on first use; the registry lock is taken once per (route, code).
     Counter* existing = __atomic_load_n(&counter, __ATOMIC_ACQUIRE);
     if (existing == nullptr) {
-      existing = registry_.GetCounter(kRequestsName, kRequestsHelp,
-                                      {{"route", std::string(RouteName(route))},
-                                       {"code", std::to_string(status)}});
+      existing = registry_.GetCounter(
+          kRequestsName, kRequestsHelp,
+          {{"route", std::string(RouteName(route))}, {"code", std::to_string(status)}});
       __atomic_store_n(&counter, existing, __ATOMIC_RELEASE);
     }
     existing->Increment();

@@ -55,13 +55,15 @@ Result<RequestTarget> ParseRequestTarget(std::string_view target) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     auto name = PercentDecode(part.substr(0, eq), true);
-    if (!name.ok()) return Status(name.status().code(), "query parameter name: " + name.status().message());
+    if (!name.ok())
+      return Status(name.status().code(), "query parameter name: " + name.status().message());
     if (name->empty()) return InvalidArgument("query has a parameter with an empty name");
     std::string value;
     if (eq != std::string_view::npos) {
       auto v = PercentDecode(part.substr(eq + 1), true);
       if (!v.ok()) {
-        return Status(v.status().code(), "query parameter '" + *name + "': " + v.status().message());
+        return Status(v.status().code(),
+                      "query parameter '" + *name + "': " + v.status().message());
       }
       value = std::move(*v);
     }

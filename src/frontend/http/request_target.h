@@ -13,7 +13,7 @@
 namespace meshkv::http {
 
 struct RequestTarget {
-  std::string path;  // still percent-encoded
+  std::string path;                                        // still percent-encoded
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
 };
 

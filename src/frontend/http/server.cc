@@ -39,7 +39,8 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(std::string_view address)
   std::string_view host, port;
   if (!address.empty() && address[0] == '[') {
     size_t close = address.find(']');
-    if (close == std::string_view::npos || close + 1 >= address.size() || address[close + 1] != ':') {
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
       return InvalidArgument("address '" + std::string(address) + "' must be [ipv6]:port");
     }
     host = address.substr(1, close - 1);
@@ -58,10 +59,12 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(std::string_view address)
     return InvalidArgument("address '" + std::string(address) + "' has a bad port");
   }
   for (char c : port) {
-    if (c < '0' || c > '9') return InvalidArgument("address '" + std::string(address) + "' has a bad port");
+    if (c < '0' || c > '9')
+      return InvalidArgument("address '" + std::string(address) + "' has a bad port");
     value = value * 10 + static_cast<uint32_t>(c - '0');
   }
-  if (value > 65535) return InvalidArgument("port in '" + std::string(address) + "' is above 65535");
+  if (value > 65535)
+    return InvalidArgument("port in '" + std::string(address) + "' is above 65535");
   return std::make_pair(std::string(host), static_cast<uint16_t>(value));
 }
 
@@ -111,10 +114,10 @@ asio::awaitable<void> HttpServer::Session::Accept(HttpServer& server, Worker& wo
 asio::awaitable<void> HttpServer::Session::Reject(HttpServer& server, tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   stream.expires_after(std::chrono::seconds(2));
-  Response res = ErrorResponse(11, bhttp::status::service_unavailable, "unavailable",
-                               "too many connections (http.max_connections = " +
-                                   std::to_string(server.options_.max_connections) +
-                                   "); retry later");
+  Response res =
+      ErrorResponse(11, bhttp::status::service_unavailable, "unavailable",
+                    "too many connections (http.max_connections = " +
+                        std::to_string(server.options_.max_connections) + "); retry later");
   res.keep_alive(false);
   res.set(bhttp::field::retry_after, "1");
   co_await bhttp::async_write(stream, res, kUseTuple);
@@ -175,10 +178,10 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
         }
       } else if (ec == bhttp::error::body_limit) {
         // Beast checks Content-Length against the limit while parsing the header.
-        co_await fail(bhttp::status::payload_too_large, "payload_too_large",
-                      "body exceeds http.max_body_bytes (" +
-                          std::to_string(options.max_body_bytes) + ")",
-                      Route::kUnknown);
+        co_await fail(
+            bhttp::status::payload_too_large, "payload_too_large",
+            "body exceeds http.max_body_bytes (" + std::to_string(options.max_body_bytes) + ")",
+            Route::kUnknown);
       } else if (ec == bhttp::error::partial_message) {
         // The client stopped sending mid-request (it may still read).
         co_await fail(bhttp::status::bad_request, "bad_request",
@@ -217,10 +220,10 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
       auto [bec, bn] = co_await bhttp::async_read(conn.stream, buffer, parser, kUseTuple);
       if (bec) {
         if (bec == bhttp::error::body_limit) {
-          co_await fail(bhttp::status::payload_too_large, "payload_too_large",
-                        "body exceeds http.max_body_bytes (" +
-                            std::to_string(options.max_body_bytes) + ")",
-                        Route::kUnknown);
+          co_await fail(
+              bhttp::status::payload_too_large, "payload_too_large",
+              "body exceeds http.max_body_bytes (" + std::to_string(options.max_body_bytes) + ")",
+              Route::kUnknown);
         } else if (bec == bhttp::error::partial_message) {
           co_await fail(bhttp::status::bad_request, "bad_request",
                         "the request ended before its body was complete (Content-Length " +
@@ -270,7 +273,9 @@ asio::awaitable<void> HttpServer::Session::Serve(HttpServer& server, Worker& wor
 HttpServer::HttpServer(ServerOptions options, Api& api, HttpMetrics& metrics)
     : options_(std::move(options)), api_(api), metrics_(metrics) {}
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  Stop();
+}
 
 Status HttpServer::Start() {
   auto host_port = SplitHostPort(options_.listen);

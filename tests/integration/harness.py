@@ -115,6 +115,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_dns_port() -> int:
+    """A port free for both TCP and UDP on 127.0.0.1 (checked, then released)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no port free for both TCP and UDP")
+
+
 def make_tmpdir(prefix: str = "meshkv-it-") -> str:
     d = tempfile.mkdtemp(prefix=prefix)
     _TMPDIRS.append(d)

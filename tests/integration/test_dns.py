@@ -28,21 +28,6 @@ ZONE = "example.test"
 TIMEOUT = 5
 
 
-def free_dns_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (checked, then released)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no port free for both TCP and UDP")
-
-
 def dns_config(port: int, extra: str = "") -> str:
     return harness.standard_config(f"""
 [dns]
@@ -91,7 +76,7 @@ class DnsNode:
 
 @pytest.fixture(scope="module")
 def dns_node(module_node_factory):
-    port = free_dns_port()
+    port = harness.free_dns_port()
     node = module_node_factory(config=dns_config(port))
     assert f"dns: listening on 127.0.0.1:{port}" in node.stderr()
     return DnsNode(node, port)
@@ -320,7 +305,7 @@ def test_dns_port_in_use_fails_start(node_factory, dns_node):
 
 
 def test_records_survive_restart(node_factory, label):
-    port = free_dns_port()
+    port = harness.free_dns_port()
     node = node_factory(config=dns_config(port))
     d = DnsNode(node, port)
     d.add(f"{label}.{ZONE}", "A", "192.0.2.80")

@@ -698,21 +698,6 @@ def _section_distance(a: dict, b: dict) -> int:
 # servers
 
 
-def free_dns_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (checked, then released)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no port free for both TCP and UDP")
-
-
 def _soa_serial(port: int) -> int | None:
     q = dns.message.make_query(ORIGIN, "SOA")
     try:
@@ -766,7 +751,7 @@ zone:
         os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
         want = _zone_serial()
         for attempt in range(3):
-            self.port = free_dns_port()
+            self.port = harness.free_dns_port()
             conf = os.path.join(self.dir, "knot.conf")
             Path(conf).write_text(self.config())
             self.log_path = os.path.join(self.dir, f"knotd.{attempt}.log")
@@ -845,7 +830,7 @@ def knot():
 def meshkv(module_node_factory):
     node, port = None, None
     for _ in range(3):
-        port = free_dns_port()
+        port = harness.free_dns_port()
         try:
             node = module_node_factory(config=_dns_config(port))
             break

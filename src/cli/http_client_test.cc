@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/cli_test_runner.h"
 #include "cli/client_commands.h"
 
 namespace meshkv {
@@ -434,47 +435,14 @@ std::string PathOf(std::string_view target) {
   return std::string(target.substr(0, target.find('?')));
 }
 
-std::string ReadBack(std::FILE* file) {
-  std::rewind(file);
-  std::string data;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) data.append(buffer, n);
-  std::fclose(file);
-  return data;
-}
-
-struct CliOutcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+using meshkv::testing::CliOutcome;
 
 CliOutcome RunCli(std::vector<std::string> args, std::string_view stdin_bytes = {}) {
-  std::FILE* in = std::tmpfile();
-  std::fwrite(stdin_bytes.data(), 1, stdin_bytes.size(), in);
-  std::rewind(in);
-  ClientStreams streams{in, std::tmpfile(), std::tmpfile()};
-
-  CLI::App app{"meshkv"};
-  app.require_subcommand(1);
-  ClientCommandResult result;
-  AddClientCommands(app, result, streams);
-  args.insert(args.begin(), "meshkv");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  CliOutcome outcome;
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-    EXPECT_TRUE(result.ran);
-    outcome.exit_code = result.exit_code;
-  } catch (const CLI::ParseError& e) {
-    outcome.exit_code = ExitCodeForParseError(app, e);
-  }
-  std::fclose(in);
-  outcome.out = ReadBack(streams.out);
-  outcome.err = ReadBack(streams.err);
-  return outcome;
+  return meshkv::testing::RunCliWith(
+      [](CLI::App& app, ClientCommandResult& result, ClientStreams streams) {
+        AddClientCommands(app, result, streams);
+      },
+      std::move(args), stdin_bytes);
 }
 
 TEST(ClientCommands, PutSendsStdinBytesAndOptions) {

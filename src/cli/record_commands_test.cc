@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cli_test_runner.h"
 #include "frontend/dns/wire/rdata.h"
 #include "frontend/dns/wire/types.h"
 
@@ -143,42 +144,14 @@ TEST(RecordsFromResponse, ReadsTheApiForm) {
 
 // ---- Usage and local failures: nothing is sent --------------------------------------
 
-struct CliOutcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadBack(std::FILE* file) {
-  std::rewind(file);
-  std::string data;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) data.append(buffer, n);
-  std::fclose(file);
-  return data;
-}
+using meshkv::testing::CliOutcome;
 
 CliOutcome RunCli(std::vector<std::string> args) {
-  ClientStreams streams{stdin, std::tmpfile(), std::tmpfile()};
-  CLI::App app{"meshkv"};
-  app.require_subcommand(1);
-  ClientCommandResult result;
-  AddRecordCommands(app, result, streams);
-  args.insert(args.begin(), "meshkv");
-  std::vector<const char*> argv;
-  for (const std::string& arg : args) argv.push_back(arg.c_str());
-  CliOutcome outcome;
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-    EXPECT_TRUE(result.ran);
-    outcome.exit_code = result.exit_code;
-  } catch (const CLI::ParseError& e) {
-    outcome.exit_code = ExitCodeForParseError(app, e);
-  }
-  outcome.out = ReadBack(streams.out);
-  outcome.err = ReadBack(streams.err);
-  return outcome;
+  return meshkv::testing::RunCliWith(
+      [](CLI::App& app, ClientCommandResult& result, ClientStreams streams) {
+        AddRecordCommands(app, result, streams);
+      },
+      std::move(args));
 }
 
 // Port 1 on loopback: nothing listens there, so a request would fail with

@@ -1,0 +1,94 @@
+// Keyring: the symmetric keys that seal gossip packets, and the sealing itself.
+//
+// A packet on the wire is
+//   magic "MKG1" (4) | key id (4, first bytes of BLAKE2b(key)) | nonce (24) |
+//   XChaCha20-Poly1305-IETF ciphertext of ( sent_at_ms (8, big endian) | payload )
+// with the cluster name as associated data, so packets of another cluster
+// (or sealed with another key) never open. Seal() uses the primary key; Open()
+// tries the key whose id matches, then every other installed key.
+// Replay protection: Open() refuses packets whose sent_at is more than
+// `replay_window_ms` away from the local wall clock, and packets whose nonce
+// was already seen inside the window (bounded memory: nonces older than the
+// window are forgotten; at most kMaxRememberedNonces are kept).
+//
+// Keys are 32 random bytes, written as base64 (`meshkv keygen`). Rotation:
+// Install(k) on every node, Use(k) on every node, Remove(old).
+//
+// Thread-safety: all methods are safe from any thread (one mutex; Seal and
+// Open copy nothing but the key under it).
+// Persistence: Save()/Load() keep the keys in a file (mode 0600), primary first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+
+namespace meshkv::membership {
+
+inline constexpr size_t kGossipKeyBytes = 32;
+inline constexpr size_t kSealOverheadBytes = 4 + 4 + 24 + 8 + 16;
+inline constexpr size_t kMaxRememberedNonces = 1 << 16;
+
+// A new random key, base64.
+std::string GenerateGossipKey();
+// Decodes a base64 key; kInvalidArgument saying what is wrong (not base64,
+// not 32 bytes) without echoing the key.
+Result<std::string> DecodeGossipKey(std::string_view base64);
+
+enum class OpenError : uint8_t {
+  kNone,
+  kMalformed,     // too short or wrong magic
+  kNoKey,         // no installed key opens it (wrong key or other cluster)
+  kStale,         // sent_at outside the replay window
+  kReplayed,      // nonce already seen
+};
+std::string_view OpenErrorName(OpenError e);
+
+struct KeyInfo {
+  std::string fingerprint;  // hex of the first 8 bytes of BLAKE2b(key): safe to show
+  bool primary = false;
+};
+
+class Keyring {
+ public:
+  // `keys` are raw 32-byte keys, the first is primary. kInvalidArgument if
+  // empty or any key has the wrong size.
+  static Result<std::unique_ptr<Keyring>> Create(std::vector<std::string> keys,
+                                                 std::string cluster_name, const Clock& wall_clock,
+                                                 int64_t replay_window_ms = 30'000);
+  // Reads keys (one base64 key per line, primary first) from `path`.
+  static Result<std::unique_ptr<Keyring>> Load(const std::string& path, std::string cluster_name,
+                                               const Clock& wall_clock,
+                                               int64_t replay_window_ms = 30'000);
+  // Writes the keys to `path` atomically (temp file + rename), mode 0600.
+  Status Save(const std::string& path) const;
+
+  std::string Seal(std::string_view payload) const;
+  struct Opened {
+    OpenError error = OpenError::kNone;  // kNone: payload is valid
+    std::string payload;
+  };
+  // Not const: remembers the nonce for replay detection.
+  Opened Open(std::string_view packet);
+
+  // Rotation. Keys are raw bytes. Install of a present key is a no-op;
+  // Use of a key not installed is kNotFound; Remove of the primary is
+  // kFailedPrecondition ("use another key first").
+  Status Install(std::string_view key);
+  Status Use(std::string_view key);
+  Status Remove(std::string_view key);
+  std::vector<KeyInfo> List() const;
+
+ private:
+  Keyring() = default;
+  // ... implementation-defined members guarded by mu_
+  mutable std::mutex mu_;
+};
+
+}  // namespace meshkv::membership

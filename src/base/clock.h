@@ -25,6 +25,17 @@ class SystemClock final : public Clock {
   }
 };
 
+// Milliseconds of a monotonic clock (CLOCK_MONOTONIC): for timers and
+// failure detection, never for timestamps another node reads.
+class SteadyClock final : public Clock {
+ public:
+  int64_t NowMillis() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
 // A clock that moves only when told to.
 class FakeClock final : public Clock {
  public:

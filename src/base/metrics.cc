@@ -132,11 +132,20 @@ void MetricsRegistry::AddCallbackGauge(const std::string& name, const std::strin
   child->callback = std::move(read);
 }
 
+void MetricsRegistry::AddCallbackCounter(const std::string& name, const std::string& help,
+                                         const Labels& labels, std::function<double()> read) {
+  std::lock_guard lock(mutex_);
+  bool created;
+  Child* child = FindOrAdd(name, help, Type::kCallbackCounter, labels, &created);
+  child->callback = std::move(read);
+}
+
 std::string MetricsRegistry::Render() const {
   std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, family] : families_) {
-    const char* type = family.type == Type::kCounter     ? "counter"
+    const char* type = family.type == Type::kCounter || family.type == Type::kCallbackCounter
+                           ? "counter"
                        : family.type == Type::kHistogram ? "histogram"
                                                          : "gauge";
     std::string help;
@@ -161,6 +170,7 @@ std::string MetricsRegistry::Render() const {
                  "\n";
           break;
         case Type::kCallback:
+        case Type::kCallbackCounter:
           out += name + FormatLabels(child->labels) + " " + FormatDouble(child->callback()) + "\n";
           break;
         case Type::kHistogram: {

@@ -76,11 +76,15 @@ class MetricsRegistry {
   // cheap and thread-safe.
   void AddCallbackGauge(const std::string& name, const std::string& help, const Labels& labels,
                         std::function<double()> read);
+  // A counter kept elsewhere (e.g. a single-threaded component's stats),
+  // read at scrape time. `read` must be cheap, thread-safe and monotonic.
+  void AddCallbackCounter(const std::string& name, const std::string& help, const Labels& labels,
+                          std::function<double()> read);
 
   std::string Render() const;
 
  private:
-  enum class Type { kCounter, kGauge, kHistogram, kCallback };
+  enum class Type { kCounter, kGauge, kHistogram, kCallback, kCallbackCounter };
   struct Child {
     Labels labels;
     std::unique_ptr<Counter> counter;

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "cli/client_commands.h"
+#include "cli/cluster_commands.h"
+#include "cli/cluster_launcher.h"
 #include "cli/record_commands.h"
 #include "server/config.h"
 #include "server/node.h"
@@ -21,6 +23,8 @@ struct ServeFlags {
   std::string sync;
   std::string engine;
   std::string log_level;
+  std::string cluster_listen;
+  std::vector<std::string> seeds;
   int threads = -1;
   bool dev_insecure = false;
 };
@@ -37,6 +41,12 @@ int Serve(const ServeFlags& flags) {
   flag("storage.sync", flags.sync);
   flag("storage.engine", flags.engine);
   flag("log.level", flags.log_level);
+  flag("cluster.listen", flags.cluster_listen);
+  if (!flags.seeds.empty()) {
+    std::string list;
+    for (const std::string& seed : flags.seeds) list += (list.empty() ? "" : ",") + seed;
+    flag("cluster.seeds", list);
+  }
   if (flags.threads >= 0) flag("http.threads", std::to_string(flags.threads));
   if (flags.dev_insecure) flag("dev_insecure", "true");
   auto config = LoadConfig(sources);
@@ -76,6 +86,10 @@ int main(int argc, char** argv) {
   serve->add_option("--engine", serve_flags.engine, "Storage engine: rocksdb | memory")
       ->check(CLI::IsMember({"rocksdb", "memory"}));
   serve->add_option("--log-level", serve_flags.log_level, "trace|debug|info|warn|error");
+  serve->add_option("--cluster-listen", serve_flags.cluster_listen,
+                    "Peer RPC + gossip host:port (cluster.listen)");
+  serve->add_option("--seed", serve_flags.seeds,
+                    "Join through host:port or id@host:port (cluster.seeds; repeatable)");
   serve->add_flag("--dev-insecure", serve_flags.dev_insecure,
                   "Disable authentication (development only; logged loudly)");
   serve->callback([&] { exit_code = Serve(serve_flags); });
@@ -128,6 +142,8 @@ int main(int argc, char** argv) {
   ClientCommandResult client;
   AddClientCommands(app, client);
   AddRecordCommands(app, client);
+  AddClusterCommands(app, client);
+  AddClusterLauncherCommands(app, client);
 
   try {
     app.parse(argc, argv);

@@ -11,10 +11,11 @@
 //   retransmit limit of a broadcast = retransmit_mult * ceil(log10(n + 1))
 //   probe interval and probe timeout are multiplied by (health score + 1)
 //   (Lifeguard local health, 0 <= score < awareness_max_multiplier).
-// Worst-case time for every node to declare a crashed node dead:
-//   probe_interval * (n-1 rounds to be probed, usually ~1) + suspicion_max
-//   + dissemination (gossip_interval * retransmit rounds); see
-//   DeadDetectionBoundMillis().
+// Time for every node to declare a crashed node dead (DeadDetectionBoundMillis):
+//   3 * probe_interval (some node's round-robin reaches it, about one
+//   interval, plus the failed round) + suspicion_max (the first suspecter's
+//   timer with no confirmations) + gossip_interval * retransmit_limit (the
+//   dead broadcast spreading).
 #pragma once
 
 #include <cstdint>

@@ -3,8 +3,9 @@
 // A packet on the wire is
 //   magic "MKG1" (4) | key id (4, first bytes of BLAKE2b(key)) | nonce (24) |
 //   XChaCha20-Poly1305-IETF ciphertext of ( sent_at_ms (8, big endian) | payload )
-// with the cluster name as associated data, so packets of another cluster
-// (or sealed with another key) never open. Seal() uses the primary key; Open()
+// with the cluster name (and the 8 header bytes) as associated data, so packets
+// of another cluster (or sealed with another key) never open and no byte of a
+// packet can be changed unnoticed. Seal() uses the primary key; Open()
 // tries the key whose id matches, then every other installed key.
 // Replay protection: Open() refuses packets whose sent_at is more than
 // `replay_window_ms` away from the local wall clock, and packets whose nonce
@@ -19,11 +20,14 @@
 // Persistence: Save()/Load() keep the keys in a file (mode 0600), primary first.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
@@ -40,13 +44,15 @@ std::string GenerateGossipKey();
 // Decodes a base64 key; kInvalidArgument saying what is wrong (not base64,
 // not 32 bytes) without echoing the key.
 Result<std::string> DecodeGossipKey(std::string_view base64);
+// Hex of the first 8 bytes of BLAKE2b(key): names a raw key without revealing it.
+std::string GossipKeyFingerprint(std::string_view key);
 
 enum class OpenError : uint8_t {
   kNone,
-  kMalformed,     // too short or wrong magic
-  kNoKey,         // no installed key opens it (wrong key or other cluster)
-  kStale,         // sent_at outside the replay window
-  kReplayed,      // nonce already seen
+  kMalformed,  // too short or wrong magic
+  kNoKey,      // no installed key opens it (wrong key or other cluster)
+  kStale,      // sent_at outside the replay window
+  kReplayed,   // nonce already seen
 };
 std::string_view OpenErrorName(OpenError e);
 
@@ -66,6 +72,11 @@ class Keyring {
   static Result<std::unique_ptr<Keyring>> Load(const std::string& path, std::string cluster_name,
                                                const Clock& wall_clock,
                                                int64_t replay_window_ms = 30'000);
+  // Wipes the keys from memory.
+  ~Keyring();
+  Keyring(const Keyring&) = delete;
+  Keyring& operator=(const Keyring&) = delete;
+
   // Writes the keys to `path` atomically (temp file + rename), mode 0600.
   Status Save(const std::string& path) const;
 
@@ -86,9 +97,24 @@ class Keyring {
   std::vector<KeyInfo> List() const;
 
  private:
+  using Nonce = std::array<unsigned char, 24>;
+  struct NonceHash {
+    size_t operator()(const Nonce& nonce) const noexcept;
+  };
+
   Keyring() = default;
-  // ... implementation-defined members guarded by mu_
+  // Forgets nonces whose packets would now be refused as stale anyway.
+  void ForgetExpiredNoncesLocked(int64_t now_ms);
+
+  std::string cluster_name_;
+  const Clock* wall_clock_ = nullptr;
+  int64_t replay_window_ms_ = 0;
+
   mutable std::mutex mu_;
+  std::vector<std::string> keys_;  // guarded by mu_; raw keys, primary first
+  // Nonces of opened packets, by the time after which their packet is stale.
+  std::multimap<int64_t, Nonce> nonces_by_expiry_;    // guarded by mu_
+  std::unordered_set<Nonce, NonceHash> seen_nonces_;  // guarded by mu_
 };
 
 }  // namespace meshkv::membership

@@ -192,6 +192,20 @@ Status ValidateDnsName(std::string_view name) {
   return Status::Ok();
 }
 
+// A seed: "host:port" or "<node id>@host:port".
+Status ValidateSeed(std::string_view seed) {
+  const size_t at = seed.find('@');
+  if (at != std::string_view::npos) {
+    if (!NodeId::Parse(seed.substr(0, at)).ok()) {
+      return InvalidArgument(Quote(seed) +
+                             " has no valid node id before '@' (16 hex digits, e.g. "
+                             "1f2e3d4c5b6a7988@10.0.0.1:7946)");
+    }
+    seed.remove_prefix(at + 1);
+  }
+  return ValidateListen(seed);
+}
+
 std::vector<Setting> BuildSettings() {
   std::vector<Setting> s;
   auto add = [&s](std::string_view key, Kind kind,
@@ -315,6 +329,90 @@ std::vector<Setting> BuildSettings() {
   add("dns.max_udp_payload", Kind::kInteger, [](Config& c, const ScalarValue& v) {
     MESHKV_RETURN_IF_ERROR(CheckRange(IntegerOf(v), 512, 4096));
     c.dns.max_udp_payload = static_cast<int>(IntegerOf(v));
+    return Status::Ok();
+  });
+  add("cluster.name", Kind::kString, [](Config& c, const ScalarValue& v) {
+    const std::string& name = StringOf(v);
+    if (name.empty() || name.size() > 64) return InvalidArgument("must be 1..64 characters");
+    for (char ch : name) {
+      if (!IsHostnameChar(ch)) {
+        return InvalidArgument(Quote(name) + " may contain only letters, digits, '-', '.', '_'");
+      }
+    }
+    c.cluster.name = name;
+    return Status::Ok();
+  });
+  add("cluster.listen", Kind::kString, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(ValidateListen(StringOf(v)));
+    c.cluster.listen = StringOf(v);
+    return Status::Ok();
+  });
+  add("cluster.advertise", Kind::kString, [](Config& c, const ScalarValue& v) {
+    if (!StringOf(v).empty()) MESHKV_RETURN_IF_ERROR(ValidateListen(StringOf(v)));
+    c.cluster.advertise = StringOf(v);
+    return Status::Ok();
+  });
+  add("cluster.seeds", Kind::kStringList, [](Config& c, const ScalarValue& v) {
+    for (const std::string& seed : ListOf(v)) MESHKV_RETURN_IF_ERROR(ValidateSeed(seed));
+    c.cluster.seeds = ListOf(v);
+    return Status::Ok();
+  });
+  add("cluster.preset", Kind::kString, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckOneOf(StringOf(v), {"lan", "wan", "local"}));
+    c.cluster.preset = StringOf(v);
+    return Status::Ok();
+  });
+  add("cluster.gossip_key", Kind::kString, [](Config& c, const ScalarValue& v) {
+    if (!StringOf(v).empty()) {
+      auto key = Base64Decode(StringOf(v));
+      if (!key.ok() || key->size() != 32) {
+        // Never echo the key: it is a secret.
+        return InvalidArgument(
+            "must be 32 bytes in base64 (44 characters); make one with `meshkv keygen`");
+      }
+    }
+    c.cluster.gossip_key = StringOf(v);
+    return Status::Ok();
+  });
+  auto add_path = [&add](std::string_view key, std::string Config::Cluster::*field) {
+    add(key, Kind::kString, [field](Config& c, const ScalarValue& v) {
+      if (StringOf(v).find('\0') != std::string::npos)
+        return InvalidArgument("must not contain NUL");
+      c.cluster.*field = StringOf(v);
+      return Status::Ok();
+    });
+  };
+  add_path("cluster.tls_ca", &Config::Cluster::tls_ca);
+  add_path("cluster.tls_cert", &Config::Cluster::tls_cert);
+  add_path("cluster.tls_key", &Config::Cluster::tls_key);
+  add("cluster.srv_domain", Kind::kString, [](Config& c, const ScalarValue& v) {
+    if (!StringOf(v).empty()) MESHKV_RETURN_IF_ERROR(ValidateDnsName(StringOf(v)));
+    c.cluster.srv_domain = StringOf(v);
+    return Status::Ok();
+  });
+  add("cluster.srv_resolver", Kind::kString, [](Config& c, const ScalarValue& v) {
+    if (!StringOf(v).empty()) MESHKV_RETURN_IF_ERROR(ValidateListen(StringOf(v)));
+    c.cluster.srv_resolver = StringOf(v);
+    return Status::Ok();
+  });
+  add("cluster.srv_refresh", Kind::kDuration, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 1000, 86'400'000));
+    c.cluster.srv_refresh_ms = IntegerOf(v);
+    return Status::Ok();
+  });
+  add("cluster.rejoin_interval", Kind::kDuration, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 100, 86'400'000));
+    c.cluster.rejoin_interval_ms = IntegerOf(v);
+    return Status::Ok();
+  });
+  add("cluster.tags", Kind::kStringList, [](Config& c, const ScalarValue& v) {
+    for (const std::string& tag : ListOf(v)) {
+      const size_t eq = tag.find('=');
+      if (eq == 0 || eq == std::string::npos || tag.size() > 256) {
+        return InvalidArgument(Quote(tag) + " is not key=value (e.g. \"rack=r1\")");
+      }
+    }
+    c.cluster.tags = ListOf(v);
     return Status::Ok();
   });
   add("log.level", Kind::kString, [](Config& c, const ScalarValue& v) {
@@ -595,7 +693,8 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
   }
 }
 
-constexpr std::string_view kSections[] = {"node", "http", "storage", "clock", "dns", "log"};
+constexpr std::string_view kSections[] = {"node", "http",    "storage", "clock",
+                                          "dns",  "cluster", "log"};
 constexpr std::string_view kNamespaceKeys[] = {"replicas", "consistency", "sync_policy",
                                                "writers",  "default_ttl", "max_value_bytes",
                                                "storage"};
@@ -1043,6 +1142,31 @@ void ApplyFlags(const std::vector<std::pair<std::string, std::string>>& flags, C
   }
 }
 
+// Settings of [cluster] that only make sense together.
+void CheckClusterSettings(const Config& config, Problems& problems) {
+  const Config::Cluster& c = config.cluster;
+  if (c.enabled()) {
+    if (c.tls_ca.empty()) problems.Add("cluster", "tls_cert is set but tls_ca is not");
+    if (c.tls_key.empty()) problems.Add("cluster", "tls_cert is set but tls_key is not");
+    const std::string& addr = c.advertise.empty() ? c.listen : c.advertise;
+    const size_t colon = addr.rfind(':');
+    std::string host = addr.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    if (host == "0.0.0.0" || host == "::" || addr.substr(colon + 1) == "0") {
+      problems.Add("cluster",
+                   fmt::format("{} {} cannot be dialled by other nodes; set cluster.advertise to "
+                               "this node's reachable ip:port",
+                               c.advertise.empty() ? "listen" : "advertise", Quote(addr)));
+    }
+    return;
+  }
+  if (!c.seeds.empty() || !c.srv_domain.empty() || !c.tls_ca.empty() || !c.tls_key.empty()) {
+    problems.Add("cluster",
+                 "seeds, srv_domain, tls_ca or tls_key are set but tls_cert is not: the cluster "
+                 "layer needs tls_ca, tls_cert and tls_key (see `meshkv tls --help`)");
+  }
+}
+
 Result<Config> LoadConfigOrThrow(const ConfigSources& sources) {
   Config config;
   config.namespaces = BuiltinNamespaces();
@@ -1055,6 +1179,7 @@ Result<Config> LoadConfigOrThrow(const ConfigSources& sources) {
   }
   ApplyEnvironment(sources.env, config, problems);
   ApplyFlags(sources.flags, config, problems);
+  CheckClusterSettings(config, problems);
   if (!problems.empty()) return problems.ToStatus();
   return config;
 }
@@ -1213,6 +1338,42 @@ std::string DefaultConfigToml() {
   out += "axfr_allow = []\n";
   out += Comment("Largest UDP response we send to EDNS clients, 512..4096 (RFC 6891).");
   out += fmt::format("max_udp_payload = {}\n", d.dns.max_udp_payload);
+
+  out += "\n[cluster]\n";
+  out += Comment(
+      "Membership (SWIM gossip over UDP) and peer RPC (TCP + TLS 1.3 with a cluster\n"
+      "CA). Runs when tls_cert is set; then tls_ca, tls_key and a gossip key are needed.\n"
+      "`meshkv cluster up -n 3` writes a working example for a local cluster.");
+  out += Comment("Cluster name; nodes of another cluster never mix with this one.");
+  out += fmt::format("name = {}\n", TomlString(d.cluster.name));
+  out += Comment("host:port for peer RPC (TCP) and gossip (UDP).");
+  out += fmt::format("listen = {}\n", TomlString(d.cluster.listen));
+  out += Comment("host:port other nodes dial; empty: listen (must then be a specific IP).");
+  out += "advertise = \"\"\n";
+  out += Comment("Nodes to join through: \"host:port\" or \"<node id>@host:port\".");
+  out += "seeds = []\n";
+  out += Comment(
+      "Failure detector timing: \"lan\" (probe 1s), \"wan\" (probe 5s) or \"local\"\n"
+      "(probe 1s, faster suspicion; one machine).");
+  out += fmt::format("preset = {}\n", TomlString(d.cluster.preset));
+  out += Comment(
+      "Gossip encryption key, base64 of 32 bytes (`meshkv keygen`). Used to create\n"
+      "<data_dir>/keyring on first start; afterwards the keyring file (rotated with\n"
+      "`meshkv keyring install|use|remove`) wins. Also MESHKV_CLUSTER_GOSSIP_KEY.");
+  out += "gossip_key = \"\"\n";
+  out += Comment("PEM files: cluster CA, this node's certificate and key (`meshkv tls --help`).");
+  out += "tls_ca = \"\"\ntls_cert = \"\"\ntls_key = \"\"\n";
+  out += Comment(
+      "Seed discovery by DNS: SRV _meshkv._tcp.<srv_domain>, asked of srv_resolver\n"
+      "(host:port; empty: the first nameserver in /etc/resolv.conf) every srv_refresh.");
+  out += "srv_domain = \"\"\nsrv_resolver = \"\"\n";
+  out += fmt::format("srv_refresh = \"{}\"\n", FormatDurationMillis(d.cluster.srv_refresh_ms));
+  out +=
+      Comment("Period of re-joining seeds and reconnecting to dead members (after a partition).");
+  out +=
+      fmt::format("rejoin_interval = \"{}\"\n", FormatDurationMillis(d.cluster.rejoin_interval_ms));
+  out += Comment("Metadata shown in `meshkv members`, as \"key=value\".");
+  out += "tags = []\n";
 
   out += "\n[log]\n";
   out += Comment("\"trace\", \"debug\", \"info\", \"warn\" or \"error\".");

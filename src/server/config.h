@@ -9,7 +9,7 @@
 // and unknown keys are errors, never ignored. Every problem found is
 // reported in one kInvalidArgument status, one problem per line.
 //
-// Keys: [node] [http] [storage] [clock] [log] as in Config below; durations
+// Keys: [node] [http] [storage] [clock] [dns] [cluster] [log] as in Config below; durations
 // are strings ("30s") under the field's name without `_ms`
 // (http.request_timeout -> request_timeout_ms); storage.sync is "none" or
 // "always"; [[tokens]] has name, sha256, scopes, namespace, prefix;
@@ -78,6 +78,26 @@ struct Config {
     std::vector<std::string> axfr_allow;  // client IPs allowed to AXFR; empty: nobody
     int max_udp_payload = 1232;           // our EDNS buffer size (RFC 6891, DNS flag day 2020)
   } dns;
+
+  // Cluster membership and peer links (runs when tls_cert is set; then tls_ca,
+  // tls_key and a gossip key are required).
+  struct Cluster {
+    std::string name = "meshkv";            // nodes of other clusters never mix with ours
+    std::string listen = "127.0.0.1:7946";  // peer RPC (TCP) and gossip (UDP), same host:port
+    std::string advertise;                  // host:port others reach us at; "" = listen
+    std::vector<std::string> seeds;         // "host:port" or "id@host:port"
+    std::string preset = "lan";             // failure detector timing: lan | wan | local
+    std::string gossip_key;                 // base64 32 bytes; seeds <data_dir>/keyring
+    std::string tls_ca;                     // PEM: the cluster CA
+    std::string tls_cert;                   // PEM: this node's certificate (carries its id)
+    std::string tls_key;                    // PEM: this node's private key
+    std::string srv_domain;                 // "" = off; else SRV _meshkv._tcp.<srv_domain>
+    std::string srv_resolver;               // DNS server host:port; "" = /etc/resolv.conf
+    int64_t srv_refresh_ms = 30'000;        // SRV lookup period
+    int64_t rejoin_interval_ms = 30'000;    // retry seeds / reconnect to dead members
+    std::vector<std::string> tags;          // "key=value" metadata shown in members
+    bool enabled() const { return !tls_cert.empty(); }
+  } cluster;
 
   struct Log {
     std::string level = "info";  // trace|debug|info|warn|error

@@ -341,6 +341,60 @@ TEST_F(ConfigTest, ListenMustBeHostPort) {
   }
 }
 
+TEST_F(ConfigTest, ClusterSectionIsParsed) {
+  const std::string key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";  // 32 bytes
+  Config c = LoadOk(
+      "[cluster]\nname = \"prod-eu\"\nlisten = \"10.0.0.5:7946\"\n"
+      "seeds = [\"10.0.0.6:7946\", \"1f2e3d4c5b6a7988@10.0.0.7:7946\"]\n"
+      "preset = \"wan\"\ngossip_key = \"" +
+      key +
+      "\"\n"
+      "tls_ca = \"/etc/meshkv/ca.crt\"\ntls_cert = \"/etc/meshkv/node.crt\"\n"
+      "tls_key = \"/etc/meshkv/node.key\"\nsrv_domain = \"example.com\"\n"
+      "srv_resolver = \"10.0.0.2:53\"\nsrv_refresh = \"1m\"\n"
+      "rejoin_interval = \"10s\"\ntags = [\"rack=r1\"]\n");
+  EXPECT_TRUE(c.cluster.enabled());
+  EXPECT_EQ(c.cluster.name, "prod-eu");
+  EXPECT_EQ(c.cluster.listen, "10.0.0.5:7946");
+  EXPECT_EQ(c.cluster.seeds.size(), 2u);
+  EXPECT_EQ(c.cluster.preset, "wan");
+  EXPECT_EQ(c.cluster.gossip_key, key);
+  EXPECT_EQ(c.cluster.srv_refresh_ms, 60'000);
+  EXPECT_EQ(c.cluster.rejoin_interval_ms, 10'000);
+  EXPECT_EQ(c.cluster.tags, std::vector<std::string>{"rack=r1"});
+  // Flags and environment reach the same keys.
+  Config f = LoadOk("", {{"MESHKV_CLUSTER_NAME", "envname"}},
+                    {{"cluster.seeds", "10.0.0.6:7946,10.0.0.8:7946"},
+                     {"cluster.tls_cert", "n.crt"},
+                     {"cluster.tls_ca", "ca.crt"},
+                     {"cluster.tls_key", "n.key"}});
+  EXPECT_EQ(f.cluster.name, "envname");
+  EXPECT_EQ(f.cluster.seeds.size(), 2u);
+  EXPECT_TRUE(f.cluster.enabled());
+  EXPECT_FALSE(LoadOk("").cluster.enabled());
+}
+
+TEST_F(ConfigTest, ClusterErrors) {
+  ExpectError("[cluster]\nseeds = [\"zz@10.0.0.1:7946\"]\n", "has no valid node id before '@'");
+  ExpectError("[cluster]\nseeds = [\"10.0.0.1\"]\n", "is not host:port");
+  ExpectError("[cluster]\npreset = \"fast\"\n",
+              "\"fast\" is not one of: \"lan\", \"wan\", \"local\"");
+  ExpectError("[cluster]\ntags = [\"rack\"]\n", "is not key=value");
+  ExpectError("[cluster]\nname = \"a b\"\n", "may contain only letters");
+  // A bad gossip key is refused without echoing it.
+  auto bad = LoadConfig(ConfigSources{std::nullopt, {}, {{"cluster.gossip_key", "c2VjcmV0"}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(Contains(bad.status().message(), "meshkv keygen"));
+  EXPECT_FALSE(Contains(bad.status().message(), "c2VjcmV0"));
+  // Settings that only work together.
+  ExpectError("[cluster]\nseeds = [\"10.0.0.1:7946\"]\n", "tls_cert is not");
+  ExpectError("[cluster]\ntls_cert = \"n.crt\"\n", "tls_cert is set but tls_ca is not");
+  ExpectError(
+      "[cluster]\ntls_cert = \"n.crt\"\ntls_ca = \"c\"\ntls_key = \"k\"\n"
+      "listen = \"0.0.0.0:7946\"\n",
+      "cannot be dialled by other nodes; set cluster.advertise");
+}
+
 TEST_F(ConfigTest, EnvironmentErrors) {
   ExpectError("", "env MESHKV_HTTP_LISTN: unknown variable; did you mean MESHKV_HTTP_LISTEN?",
               {{"MESHKV_HTTP_LISTN", "127.0.0.1:1"}});

@@ -28,6 +28,7 @@
 #include "frontend/http/server.h"
 #include "records/record_service.h"
 #include "replication/kv_service.h"
+#include "server/cluster.h"
 #include "storage/data_dir.h"
 #include "storage/group_commit.h"
 #include "storage/store.h"
@@ -36,6 +37,46 @@ namespace meshkv {
 namespace {
 
 constexpr int64_t kDrainDeadlineMs = 10'000;
+
+// Service discovery over the live member list: every alive or suspect member
+// as _meshkv._tcp.<zone> SRV -> <id>.nodes.<zone> at its cluster address.
+// Cached answers are dropped when the member list changes (generation).
+class MemberDiscoverySource final : public dns::SyntheticRecordSource {
+ public:
+  MemberDiscoverySource(const Cluster& cluster, uint32_t ttl) : cluster_(cluster), ttl_(ttl) {}
+  uint64_t generation() const override { return cluster_.generation(); }
+  std::vector<records::Record> Records(const dns::Name& zone) const override {
+    std::vector<records::Record> out;
+    for (const membership::Member& m : cluster_.LiveMembers()) {
+      auto host_port = http::SplitHostPort(m.meta.cluster_addr);
+      if (!host_port.ok()) continue;
+      auto ip = dns::IpAddress::Parse(host_port->first);
+      if (!ip) continue;
+      for (records::Record& r :
+           dns::NodeDiscoveryRecords(zone, m.meta.id.ToString(), *ip, host_port->second, ttl_)) {
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
+
+ private:
+  const Cluster& cluster_;
+  const uint32_t ttl_;
+};
+
+// `listen` as other nodes and clients should dial it: a wildcard host
+// (0.0.0.0, ::) is replaced by the host of `advertise` (the cluster address).
+std::string DialableAddress(const std::string& listen, const std::string& advertise) {
+  auto split = http::SplitHostPort(listen);
+  auto cluster = http::SplitHostPort(advertise);
+  if (!split.ok() || !cluster.ok()) return listen;
+  auto ip = dns::IpAddress::Parse(split->first);
+  if (!ip || !ip->IsUnspecified()) return listen;
+  const std::string& host = cluster->first;
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(split->second);
+}
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -89,9 +130,10 @@ struct Node::State {
   std::unique_ptr<http::HttpMetrics> http_metrics;
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::HttpServer> server;
+  std::unique_ptr<Cluster> cluster;
   std::optional<TokenSpec> generated_admin;  // set when no tokens are configured
   // ---- DNS server (src/frontend/dns; runs when dns.zones is set) ----
-  std::unique_ptr<dns::StaticRecordSource> dns_discovery;
+  std::unique_ptr<dns::SyntheticRecordSource> dns_discovery;
   std::unique_ptr<dns::ZoneView> dns_zones;
   std::unique_ptr<dns::DnsMetrics> dns_metrics;
   std::unique_ptr<dns::Responder> dns_responder;
@@ -110,9 +152,9 @@ struct Node::State {
 
   // ---- DNS server ----
   // Starts the authoritative DNS server over `records` on dns.listen, with
-  // `threads` io threads. Publishes this node for service discovery as
-  // _meshkv._tcp.<zone> SRV -> <node-id>.nodes.<zone>, port = the HTTP port
-  // (until the cluster port exists), when HTTP listens on a specific IP.
+  // `threads` io threads. Publishes the live members for service discovery
+  // as _meshkv._tcp.<zone> SRV -> <node-id>.nodes.<zone>, port = their
+  // cluster port (MemberDiscoverySource).
   Status StartDns(int threads) {
     const Config::Dns& d = config.dns;
     auto listen = http::SplitHostPort(d.listen);
@@ -144,16 +186,7 @@ struct Node::State {
       if (!address) return InvalidArgument("dns.axfr_allow: '" + text + "' is not an IP address");
       responder_options.transfer_allow.push_back(*address);
     }
-    auto http_listen = http::SplitHostPort(server->bound_address());
-    const std::optional<dns::IpAddress> http_ip =
-        http_listen.ok() ? dns::IpAddress::Parse(http_listen->first) : std::nullopt;
-    if (http_ip && !http_ip->IsUnspecified()) {
-      dns_discovery = std::make_unique<dns::StaticRecordSource>(
-          [label = data_dir->node_id().ToString(), ip = *http_ip, port = http_listen->second,
-           ttl = zone_options.synthesized_ttl](const dns::Name& zone) {
-            return dns::NodeDiscoveryRecords(zone, label, ip, port, ttl);
-          });
-    }
+    dns_discovery = std::make_unique<MemberDiscoverySource>(*cluster, zone_options.synthesized_ttl);
     dns_zones = std::make_unique<dns::ZoneView>(*records, dns_discovery.get(), zone_options);
     dns_metrics = std::make_unique<dns::DnsMetrics>(registry);
     dns_responder =
@@ -170,9 +203,6 @@ struct Node::State {
     }
     spdlog::info("dns: listening on {} (udp+tcp, {} io threads), authoritative for {}",
                  dns_server->bound_address(), threads, zones);
-    if (!dns_discovery) {
-      spdlog::info("dns: http listens on a wildcard address; no _meshkv._tcp SRV published");
-    }
     return Status::Ok();
   }
   // ---- end DNS server ----
@@ -183,6 +213,7 @@ Node::Node(Config config) : state_(std::make_unique<State>()) {
 }
 
 Node::~Node() {
+  if (state_->cluster) state_->cluster->Stop();
   if (state_->server) state_->server->Stop();
   if (state_->dns_server) state_->dns_server->Stop();  // DNS server
   if (state_->committer) state_->committer->Stop();
@@ -268,6 +299,16 @@ Status Node::Start() {
     s.api->SetTokens(*tokens);
   }
 
+  const std::string cluster_addr =
+      config.cluster.advertise.empty() ? config.cluster.listen : config.cluster.advertise;
+  ClusterIdentity identity{s.data_dir->node_id(), s.data_dir->path(),
+                           DialableAddress(config.http.listen, cluster_addr),
+                           s.records ? DialableAddress(config.dns.listen, cluster_addr) : ""};
+  auto cluster = Cluster::Create(config.cluster, std::move(identity), s.registry);
+  if (!cluster.ok()) return cluster.status();
+  s.cluster = std::move(*cluster);
+  s.api->SetCluster(s.cluster.get());
+
   http::ServerOptions options;
   options.listen = config.http.listen;
   options.threads = config.http.threads > 0
@@ -285,7 +326,7 @@ Status Node::Start() {
                s.server->bound_address(), options.threads, config.storage.engine, info.storage_sync,
                namespaces.size());
   if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
-  return Status::Ok();
+  return s.cluster->Start();
 }
 
 int Node::Run() {
@@ -318,10 +359,11 @@ int Node::Run() {
       s.api->SetTokens(*tokens);
       continue;
     }
-    spdlog::info("{}: draining in-flight requests",
+    spdlog::info("{}: leaving the cluster and draining in-flight requests",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
+  s.cluster->LeaveAndStop();
   bool drained = s.server->Drain(kDrainDeadlineMs);
   if (!drained) spdlog::warn("drain deadline passed with connections still open; closing them");
   s.server->Stop();

@@ -23,13 +23,12 @@
 // in flight with kUnavailable), destroy after the io_context stopped.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <boost/asio/io_context.hpp>
 
 #include "base/metrics.h"
 #include "base/node_id.h"
@@ -39,9 +38,10 @@ namespace meshkv::transport {
 
 // Message types; the numbers are part of the wire protocol (peer.proto).
 enum class MessageType : uint32_t {
-  kPing = 1,      // empty payload, empty reply: link check
-  kPushPull = 2,  // membership full state exchange
-  kJoinCheck = 3, // reserved for membership join checks
+  kPing = 1,       // empty payload, empty reply: link check
+  kPushPull = 2,   // membership full state exchange
+  kJoinCheck = 3,  // reserved for membership join checks
+  kKeyring = 4,    // keyring rotation fan-out
 };
 
 struct TlsFiles {
@@ -63,12 +63,12 @@ class TlsIdentity {
 };
 
 struct RpcOptions {
-  uint32_t max_frame_bytes = 16u << 20;           // hard limit per frame
+  uint32_t max_frame_bytes = 16u << 20;              // hard limit per frame
   int64_t max_inflight_bytes_per_peer = 64ll << 20;  // request bytes awaiting replies
-  int64_t connect_timeout_ms = 3'000;             // TCP connect + TLS handshake
-  int64_t reconnect_initial_backoff_ms = 100;     // doubles per failure ...
-  int64_t reconnect_max_backoff_ms = 5'000;       // ... up to this
-  int64_t idle_timeout_ms = 120'000;              // close idle connections
+  int64_t connect_timeout_ms = 3'000;                // TCP connect + TLS handshake
+  int64_t reconnect_initial_backoff_ms = 100;        // doubles per failure ...
+  int64_t reconnect_max_backoff_ms = 5'000;          // ... up to this
+  int64_t idle_timeout_ms = 120'000;                 // close idle connections
 };
 
 struct PeerInfo {

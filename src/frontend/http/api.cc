@@ -13,6 +13,7 @@
 #include "frontend/dns/wire/rdata.h"
 #include "frontend/dns/wire/types.h"
 #include "frontend/dns/wire/zone_file.h"
+#include "frontend/http/api_internal.h"
 #include "frontend/http/batch.h"
 #include "frontend/http/request_target.h"
 
@@ -32,15 +33,6 @@ std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Response JsonResponse(unsigned version, bhttp::status status, const json& body) {
-  Response res{status, version};
-  res.set(bhttp::field::content_type, "application/json");
-  res.body() = Dump(body);
-  res.body() += '\n';
-  res.prepare_payload();
-  return res;
-}
-
 json NullableMillis(int64_t ms) {
   return ms == 0 ? json(nullptr) : json(ms);
 }
@@ -49,37 +41,6 @@ json NullableMillis(int64_t ms) {
 void PutKey(json& j, const std::string& key) {
   if (IsValidUtf8(key)) j["key"] = key;
   j["key_b64"] = Base64Encode(key);
-}
-
-// Runs `start(callback)` and awaits the callback's value, resuming on the
-// calling coroutine's executor. KvService completes writes either inline
-// (sync = "none": the callback runs inside `start`, on this thread) or on the
-// commit thread; then the value is posted back to this connection's executor,
-// where it wakes the waiting timer. Coroutine state never crosses threads.
-template <typename T, typename Start>
-asio::awaitable<T> AwaitCompletion(Start start) {
-  struct Wait {
-    explicit Wait(asio::any_io_executor executor) : wake(std::move(executor)) {}
-    asio::steady_timer wake;
-    std::optional<T> result;  // touched only on the connection's executor thread
-    std::thread::id owner = std::this_thread::get_id();
-  };
-  auto wait = std::make_shared<Wait>(co_await asio::this_coro::executor);
-  start([wait](T value) {
-    if (std::this_thread::get_id() == wait->owner) {
-      wait->result.emplace(std::move(value));  // inline completion
-      return;
-    }
-    asio::post(wait->wake.get_executor(), [wait, value = std::move(value)]() mutable {
-      wait->result.emplace(std::move(value));
-      wait->wake.cancel();
-    });
-  });
-  if (!wait->result) wait->wake.expires_at(asio::steady_timer::time_point::max());
-  while (!wait->result) {
-    co_await wait->wake.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  co_return std::move(*wait->result);
 }
 
 asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::string ns,
@@ -174,21 +135,20 @@ Response ErrorResponse(unsigned version, bhttp::status status, std::string_view 
   return res;
 }
 
-namespace {
 Response StatusResponse(unsigned version, const Status& status) {
   std::string_view code;
   bhttp::status http_status = HttpStatusFor(status, &code);
   return ErrorResponse(version, http_status, code, status.message());
 }
-}  // namespace
 
-struct Api::Auth {
-  std::shared_ptr<const TokenSet> tokens;  // keeps `token` alive across a reload
-  const TokenSpec* token = nullptr;        // nullptr when insecure
-  Status Check(Scope scope, std::string_view ns, std::string_view key) const {
-    return token == nullptr ? Status::Ok() : Authorize(*token, scope, ns, key);
-  }
-};
+Response JsonResponse(unsigned version, bhttp::status status, const json& body) {
+  Response res{status, version};
+  res.set(bhttp::field::content_type, "application/json");
+  res.body() = Dump(body);
+  res.body() += '\n';
+  res.prepare_payload();
+  return res;
+}
 
 Api::Api(KvService& kv, records::RecordService* records, Hlc& hlc, MetricsRegistry& registry,
          HttpMetrics& metrics, NodeInfo info, bool insecure)
@@ -261,6 +221,15 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   } else if (path == "/v1/cluster/status") {
     route = Route::kStatus;
     allow = "GET";
+  } else if (path == "/v1/cluster/members") {
+    route = Route::kCluster;
+    allow = "GET";
+  } else if (path == "/v1/cluster/join" || path == "/v1/cluster/leave") {
+    route = Route::kCluster;
+    allow = "POST";
+  } else if (path == "/v1/cluster/keyring") {
+    route = Route::kCluster;
+    allow = "GET, POST";
   } else if (path == "/v1/kv") {
     route = Route::kKvList;
     allow = "GET";
@@ -284,7 +253,7 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   bool method_ok = false;
   switch (method) {
     case bhttp::verb::get:
-      method_ok = true;
+      method_ok = allow.find("GET") != std::string_view::npos;
       break;
     case bhttp::verb::head:
       method_ok = allow.find("HEAD") != std::string_view::npos;
@@ -296,7 +265,8 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
       method_ok = route == Route::kKvItem || (route == Route::kRecords && allow != "GET");
       break;
     case bhttp::verb::post:
-      method_ok = route == Route::kKvBatch || (route == Route::kRecords && allow != "GET");
+      method_ok = route == Route::kKvBatch || (route == Route::kRecords && allow != "GET") ||
+                  (route == Route::kCluster && allow.find("POST") != std::string_view::npos);
       break;
     default:
       break;
@@ -349,6 +319,8 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
       co_return HandleList(request, auth);
     case Route::kRecords:
       co_return co_await HandleRecords(request, auth, path);
+    case Route::kCluster:
+      co_return co_await HandleCluster(request, auth, path);
     default:
       break;
   }
@@ -858,6 +830,7 @@ Response Api::HandleStatus(const Request& request) {
        {{"max_clock_skew_ms", hlc_.max_skew_millis()}, {"skew_refusals", hlc_.skew_refusals()}}},
       {"auth", insecure_ ? "disabled (--dev-insecure)" : "bearer tokens"},
   };
+  if (cluster_ != nullptr) body["cluster"] = ClusterStatusJson();
   return JsonResponse(request.version(), bhttp::status::ok, body);
 }
 

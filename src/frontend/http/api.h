@@ -12,10 +12,12 @@
 #include <boost/beast/http.hpp>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "base/hlc.h"
 #include "base/metrics.h"
+#include "frontend/http/cluster_control.h"
 #include "frontend/http/http_metrics.h"
 #include "records/record_service.h"
 #include "replication/kv_service.h"
@@ -51,6 +53,8 @@ class Api {
   // While draining, /ready answers 503.
   void SetDraining(bool draining) { draining_.store(draining); }
   void SetListenAddress(std::string listen) { info_.listen = std::move(listen); }
+  // The cluster layer behind /v1/cluster/*; set once before serving.
+  void SetCluster(ClusterControl* cluster) { cluster_ = cluster; }
 
   // Classifies the request (for metrics) and answers it.
   boost::asio::awaitable<Response> Handle(const Request& request, Route& route);
@@ -65,11 +69,16 @@ class Api {
   boost::asio::awaitable<Response> HandleRecords(const Request& request, const Auth& auth,
                                                  std::string_view path);
   Response HandleStatus(const Request& request);
+  // /v1/cluster/members|join|leave|keyring (cluster_routes.cc).
+  boost::asio::awaitable<Response> HandleCluster(const Request& request, const Auth& auth,
+                                                 std::string_view path);
+  nlohmann::json ClusterStatusJson() const;
   Response HandleMetrics(const Request& request);
   void RegisterStorageMetrics();
 
   KvService& kv_;
   records::RecordService* records_;
+  ClusterControl* cluster_ = nullptr;
   Hlc& hlc_;
   MetricsRegistry& registry_;
   HttpMetrics& metrics_;

@@ -26,6 +26,8 @@ std::string_view RouteName(Route route) {
       return "status";
     case Route::kMetrics:
       return "metrics";
+    case Route::kCluster:
+      return "cluster";
     case Route::kUnknown:
     case Route::kCount:
       break;

@@ -20,6 +20,7 @@ enum class Route : uint8_t {
   kReady,
   kStatus,
   kMetrics,
+  kCluster,
   kUnknown,
   kCount
 };

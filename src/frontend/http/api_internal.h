@@ -1,0 +1,66 @@
+// Helpers shared by the route files of the HTTP API (api.cc,
+// cluster_routes.cc). Not part of the module's interface.
+#pragma once
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "frontend/http/api.h"
+
+namespace meshkv::http {
+
+// The authenticated caller of a request.
+struct Api::Auth {
+  std::shared_ptr<const TokenSet> tokens;  // keeps `token` alive across a reload
+  const TokenSpec* token = nullptr;        // nullptr when insecure
+  Status Check(Scope scope, std::string_view ns, std::string_view key) const {
+    return token == nullptr ? Status::Ok() : Authorize(*token, scope, ns, key);
+  }
+};
+
+// A JSON body (one line, invalid UTF-8 replaced) with the given status.
+Response JsonResponse(unsigned version, bhttp::status status, const nlohmann::json& body);
+// The error response for a Status from below (HttpStatusFor + ErrorResponse).
+Response StatusResponse(unsigned version, const Status& status);
+
+// Runs `start(callback)` and awaits the callback's value, resuming on the
+// calling coroutine's executor. KvService completes writes either inline
+// (sync = "none": the callback runs inside `start`, on this thread) or on the
+// commit thread; then the value is posted back to this connection's executor,
+// where it wakes the waiting timer. Coroutine state never crosses threads.
+template <typename T, typename Start>
+boost::asio::awaitable<T> AwaitCompletion(Start start) {
+  struct Wait {
+    explicit Wait(boost::asio::any_io_executor executor) : wake(std::move(executor)) {}
+    boost::asio::steady_timer wake;
+    std::optional<T> result;  // touched only on the connection's executor thread
+    std::thread::id owner = std::this_thread::get_id();
+  };
+  auto wait = std::make_shared<Wait>(co_await boost::asio::this_coro::executor);
+  start([wait](T value) {
+    if (std::this_thread::get_id() == wait->owner) {
+      wait->result.emplace(std::move(value));  // inline completion
+      return;
+    }
+    boost::asio::post(wait->wake.get_executor(), [wait, value = std::move(value)]() mutable {
+      wait->result.emplace(std::move(value));
+      wait->wake.cancel();
+    });
+  });
+  if (!wait->result) wait->wake.expires_at(boost::asio::steady_timer::time_point::max());
+  while (!wait->result) {
+    co_await wait->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  co_return std::move(*wait->result);
+}
+
+}  // namespace meshkv::http

@@ -1,0 +1,78 @@
+// Cluster: this node's place in the cluster. Owns the SWIM failure detector
+// (membership/swim.h), the gossip UDP socket and keyring, the peer RPC server
+// and client (transport/rpc.h) with their TLS identity, and the background
+// work around them: joining through seeds (retried with backoff, then every
+// rejoin_interval), SRV discovery of seeds, reconnecting to dead members
+// after a partition heals, push-pull, keyring fan-out.
+//
+// Without [cluster] (no tls_cert) the node runs standalone: no sockets, the
+// member list is this node alone, and join/keyring answer kFailedPrecondition.
+//
+// Threading: one dedicated "cluster" thread runs an io_context for gossip,
+// RPC and timers; every mutating Swim call happens there. The public methods
+// are safe from any thread (a mutex guards the Swim and the status fields).
+// Lifecycle: Create(), Start(), then Leave() and/or Stop() once; destroy
+// after Stop(). Files in the data dir: keyring (gossip keys, mode 0600) and
+// incarnation (so a restart starts above the last incarnation).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/metrics.h"
+#include "base/node_id.h"
+#include "base/status.h"
+#include "frontend/http/cluster_control.h"
+#include "server/config.h"
+
+namespace meshkv {
+
+struct ClusterIdentity {
+  NodeId id;
+  std::string data_dir;
+  std::string http_addr;  // bound client API address (host:port)
+  std::string dns_addr;   // bound DNS address, "" if none
+};
+
+class Cluster final : public http::ClusterControl {
+ public:
+  // Loads TLS files and the keyring (creating it from cluster.gossip_key on
+  // first start) and checks that the certificate carries `identity.id`.
+  // Errors name the file or setting and say what to do.
+  static Result<std::unique_ptr<Cluster>> Create(const Config::Cluster& config,
+                                                 ClusterIdentity identity,
+                                                 MetricsRegistry& metrics);
+  ~Cluster() override;
+
+  // Binds the RPC (TCP) and gossip (UDP) listeners, starts the cluster thread
+  // and begins joining. kFailedPrecondition naming the address if it cannot bind.
+  Status Start();
+  // Announces `left`, gives the broadcast a few gossip rounds to spread
+  // (blocking the caller meanwhile), then stops.
+  void LeaveAndStop();
+  void Stop();
+
+  // Changes whenever the set of live members or their addresses changes
+  // (for cached DNS discovery answers).
+  uint64_t generation() const;
+  // Live (alive or suspect) members, self included.
+  std::vector<membership::Member> LiveMembers() const;
+
+  // http::ClusterControl
+  std::vector<membership::Member> Members() const override;
+  http::ClusterStatus CurrentStatus() const override;
+  void Join(std::vector<std::string> addresses, std::function<void(Result<size_t>)> done) override;
+  void Leave() override;
+  std::vector<membership::KeyInfo> Keys() const override;
+  void ChangeKeyring(http::KeyringOp op, std::string key,
+                     std::function<void(Result<http::KeyringChange>)> done) override;
+
+ private:
+  class Impl;
+  explicit Cluster(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace meshkv

@@ -283,20 +283,51 @@ Result<pid_t> StartNode(const std::string& exe, const NodePlan& node, const sigs
   return pid;
 }
 
-// Number of alive members `node` reports, or -1 when it does not answer.
-int AliveMembers(const NodePlan& node, const std::string& token) {
+// What one node says about the cluster: alive members, its ownership state
+// and the digest of the ownership state it holds.
+struct NodeView {
+  int alive = -1;  // -1: no answer
+  std::string owner_state;
+  std::string ownership_digest;
+};
+
+Json GetJson(const NodePlan& node, const std::string& token, const std::string& path) {
   ClientOptions options;
   options.addr = "http://" + node.http();
   options.token = token;
   options.timeout = std::chrono::milliseconds(2000);
   options.connect_timeout = std::chrono::milliseconds(500);
-  auto response = SendRequest(options, HttpMethod::kGet, "/v1/cluster/members");
-  if (!response.ok() || response->status != 200) return -1;
-  Json doc = Json::parse(response->body, nullptr, false);
-  if (!doc.is_object() || !doc.contains("members")) return -1;
-  int alive = 0;
-  for (const Json& m : doc["members"]) alive += m.value("state", "") == "alive";
-  return alive;
+  auto response = SendRequest(options, HttpMethod::kGet, path);
+  if (!response.ok() || response->status != 200) return Json();
+  return Json::parse(response->body, nullptr, false);
+}
+
+NodeView ViewOf(const NodePlan& node, const std::string& token) {
+  NodeView view;
+  Json members = GetJson(node, token, "/v1/cluster/members");
+  if (!members.is_object() || !members.contains("members")) return view;
+  view.alive = 0;
+  for (const Json& m : members["members"]) view.alive += m.value("state", "") == "alive";
+  Json status = GetJson(node, token, "/v1/cluster/status");
+  if (status.is_object() && status.contains("cluster") && status["cluster"].contains("ownership")) {
+    const Json& ownership = status["cluster"]["ownership"];
+    if (ownership["self"].is_string()) view.owner_state = ownership["self"].get<std::string>();
+    view.ownership_digest = ownership.value("digest", "");
+  }
+  return view;
+}
+
+// Every node sees every member alive, owns data (normal) and holds the same
+// ownership state: the cluster routes every key the same way everywhere.
+bool ClusterReady(const std::vector<NodePlan>& nodes, const std::string& token, int n) {
+  std::string digest;
+  for (const NodePlan& node : nodes) {
+    NodeView view = ViewOf(node, token);
+    if (view.alive != n || view.owner_state != "normal") return false;
+    if (!digest.empty() && view.ownership_digest != digest) return false;
+    digest = view.ownership_digest;
+  }
+  return true;
 }
 
 // SIGTERM to every running node, then SIGKILL to those still there after the
@@ -419,19 +450,19 @@ int Up(const LauncherArgs& args) {
                                 node.log_path, LogTail(node.log_path)));
       }
     }
-    bool all = true;
-    for (const NodePlan& node : nodes) all = all && AliveMembers(node, token) == args.nodes;
-    if (all) break;
+    if (ClusterReady(nodes, token, args.nodes)) break;
     if (std::chrono::steady_clock::now() > deadline) {
       std::string views;
       for (const NodePlan& node : nodes) {
-        views += fmt::format("  {} sees {} alive\n", node.name, AliveMembers(node, token));
+        NodeView view = ViewOf(node, token);
+        views += fmt::format("  {} sees {} alive; owner state '{}', ownership {}\n", node.name,
+                             view.alive, view.owner_state, view.ownership_digest);
       }
       StopNodes(nodes, true);
-      return Fail(
-          fmt::format("cluster up: not every node saw {} alive members within {} s:\n{}"
-                      "see the node logs in {}/node*/node.log",
-                      args.nodes, args.timeout_s, views, args.dir));
+      return Fail(fmt::format(
+          "cluster up: not every node saw {} alive members and owned data within {} s:\n{}"
+          "see the node logs in {}/node*/node.log",
+          args.nodes, args.timeout_s, views, args.dir));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -441,8 +472,9 @@ int Up(const LauncherArgs& args) {
   Status written = WriteText(dir + "/cluster.json", ClusterJson(nodes, token).dump(2) + "\n", 0600);
   if (!written.ok()) std::fprintf(stderr, "meshkv: %s\n", written.message().c_str());
 
-  std::printf("meshkv: cluster '%s' is up: %d nodes, all alive (%.1f s); files in %s\n",
-              args.cluster_name.c_str(), args.nodes, took, dir.c_str());
+  std::printf(
+      "meshkv: cluster '%s' is up: %d nodes, all alive and owning data (%.1f s); files in %s\n",
+      args.cluster_name.c_str(), args.nodes, took, dir.c_str());
   for (const NodePlan& n : nodes) {
     std::printf("  %-6s %s  http://%s  cluster %s  dns %s  pid %d\n", n.name.c_str(),
                 n.id.ToString().c_str(), n.http().c_str(), n.cluster().c_str(), n.dns().c_str(),

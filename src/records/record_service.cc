@@ -179,10 +179,7 @@ void RecordService::Remove(const dns::Name& name, std::optional<uint16_t> type,
 
 void RecordService::Write(std::vector<Mutation> mutations, std::function<void(Status)> done) {
   kv_.Write(kDnsNamespace, mutations,
-            [this, done = std::move(done)](Result<std::vector<WriteAck>> acks) {
-              if (acks.ok()) generation_.fetch_add(1, std::memory_order_acq_rel);
-              done(acks.status());
-            });
+            [done = std::move(done)](Result<std::vector<WriteAck>> acks) { done(acks.status()); });
 }
 
 Result<std::vector<Record>> RecordService::ScanRecords(const std::string& prefix,

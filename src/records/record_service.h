@@ -72,7 +72,9 @@ class RecordService {
   // zone's keys: cache the result per generation().
   Result<uint32_t> ZoneSerial(const dns::Name& zone);
 
-  uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Changes after every write applied to the `dns` namespace on this node,
+  // through this service or replicated from another node.
+  uint64_t generation() const { return kv_.generation(kDnsNamespace); }
   uint32_t default_ttl() const { return default_ttl_; }
   // Stored values that could not be decoded and were skipped by reads.
   uint64_t corrupt_values() const { return corrupt_values_.load(std::memory_order_relaxed); }
@@ -84,7 +86,6 @@ class RecordService {
   KvService& kv_;
   const std::vector<dns::Name> zones_;
   const uint32_t default_ttl_;
-  std::atomic<uint64_t> generation_{1};
   std::atomic<uint64_t> corrupt_values_{0};
 };
 

@@ -1,10 +1,13 @@
-// KvService: the request path every front end (HTTP today, DNS and RESP
-// later) calls to read and write keys.
+// KvService: the request path every front end (HTTP, DNS, RESP later) calls
+// to read and write keys, and the local replica the replication layer applies
+// to.
 //
-// On one node it stamps writes with the HLC and this node's id, applies them to
-// the local Store (through the GroupCommitter when storage sync is "always")
-// and reads the local replica. The replication issue puts the quorum
-// coordinator behind this same interface; front ends do not change.
+// Writes are validated, stamped with the HLC and this node's id, then handed
+// to the ReplicationRouter (the quorum coordinator, replication/coordinator.h)
+// when one is set, else applied to the local Store (through the
+// GroupCommitter when storage sync is "always"). Read() and ListAcross() go
+// through the router too; Get() and List() always read the local replica
+// (the DNS server answers from it).
 //
 // Validation happens here, before anything is written: namespace exists, key
 // size, value size against the namespace's max_value_bytes, TTL, sync policy.
@@ -16,8 +19,10 @@
 // GroupCommitter (optional), Hlc and Clock must outlive the service.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +53,25 @@ struct WriteAck {
   int64_t expires_at_ms = 0;  // 0 = never
 };
 
+// Where reads and writes go when data lives on other nodes too. Implemented
+// by replication::Coordinator; callbacks run exactly once, on any thread.
+class ReplicationRouter {
+ public:
+  virtual ~ReplicationRouter() = default;
+  // Sends stamped entries to their replicas; OK once enough replicas of every
+  // key acknowledged for `consistency`, else kUnavailable with the counts.
+  virtual void Write(const NamespaceSpec& ns, WriteBatch batch, Consistency consistency,
+                     std::function<void(Status)> done) = 0;
+  // The newest raw entry of `key` (tombstones and expired entries included)
+  // among the replicas `consistency` asks for.
+  virtual void Read(const NamespaceSpec& ns, std::string key, Consistency consistency,
+                    std::function<void(Result<std::optional<Entry>>)> done) = 0;
+  // A page of raw entries (dead included) merged across the owners, in key
+  // order, as Store::Scan with include_dead.
+  virtual void Scan(const NamespaceSpec& ns, ScanOptions options, Consistency consistency,
+                    std::function<void(Result<ScanPage>)> done) = 0;
+};
+
 class KvService {
  public:
   KvService(Store& store, GroupCommitter* committer, Hlc& hlc, const Clock& clock, NodeId self,
@@ -60,8 +84,19 @@ class KvService {
   Store& store() { return store_; }
   const Clock& clock() const { return clock_; }
 
-  // The live entry for (ns, key), or nullopt when absent, deleted or expired.
+  // Routes reads and writes through `router` from now on (null: local only).
+  // Set before serving requests.
+  void SetRouter(ReplicationRouter* router) { router_ = router; }
+
+  // The live entry for (ns, key) in the local replica, or nullopt when
+  // absent, deleted or expired.
   Result<std::optional<Entry>> Get(std::string_view ns, std::string_view key);
+
+  // The live entry for (ns, key) read at `consistency` (the namespace's
+  // default when unset) through the router.
+  using ReadCallback = std::function<void(Result<std::optional<Entry>>)>;
+  void Read(std::string_view ns, std::string_view key, std::optional<Consistency> consistency,
+            ReadCallback done);
 
   // Validates the mutations against the namespace; OK means Write() will not
   // refuse them for their content.
@@ -69,14 +104,33 @@ class KvService {
 
   // Stamps and applies `mutations` atomically. `done` is called exactly once:
   // inline when storage sync is "none", on the commit thread when "always".
+  // With a router, `done` runs when the consistency level (the namespace's
+  // default when unset) is reached.
   using WriteCallback = std::function<void(Result<std::vector<WriteAck>>)>;
-  void Write(std::string_view ns, const std::vector<Mutation>& mutations, WriteCallback done);
-  // True when Write() completes inline (no group commit).
-  bool writes_complete_inline() const { return committer_ == nullptr; }
+  void Write(std::string_view ns, const std::vector<Mutation>& mutations,
+             std::optional<Consistency> consistency, WriteCallback done);
+  void Write(std::string_view ns, const std::vector<Mutation>& mutations, WriteCallback done) {
+    Write(ns, mutations, std::nullopt, std::move(done));
+  }
 
-  // Live entries in key order. `start_after` is exclusive.
+  // Live entries of the local replica in key order. `start_after` is exclusive.
   Result<ScanPage> List(std::string_view ns, std::string_view prefix, std::string_view start_after,
                         size_t limit, bool keys_only);
+  // The same across the owners (through the router).
+  using ScanCallback = std::function<void(Result<ScanPage>)>;
+  void ListAcross(std::string_view ns, std::string prefix, std::string start_after, size_t limit,
+                  bool keys_only, std::optional<Consistency> consistency, ScanCallback done);
+
+  // ---- the local replica, for the replication layer ----
+  // Merges already-stamped entries into the local store (group-committed
+  // when sync = "always"); `done` runs inline or on the commit thread.
+  void ApplyLocal(WriteBatch batch, std::function<void(Status)> done);
+  // Raw entry (tombstones and expired included).
+  Result<std::optional<Entry>> GetRaw(std::string_view ns, std::string_view key);
+  Hlc& hlc() { return hlc_; }
+  // Bumped after every write applied to `ns` on this node (local or
+  // replicated): caches of derived data (DNS answers) compare it.
+  uint64_t generation(std::string_view ns) const;
 
  private:
   Store& store_;
@@ -85,6 +139,12 @@ class KvService {
   const Clock& clock_;
   const NodeId self_;
   const std::vector<NamespaceSpec> namespaces_;
+  ReplicationRouter* router_ = nullptr;
+  std::unique_ptr<std::atomic<uint64_t>[]> generations_;  // per namespace, same index
+
+  void BumpGeneration(const WriteBatch& batch);
+  void ListRounds(const NamespaceSpec& spec, ScanOptions options, Consistency consistency,
+                  size_t want, int rounds_left, ScanPage collected, ScanCallback done);
 };
 
 }  // namespace meshkv

@@ -62,7 +62,6 @@ class KvServiceTest : public ::testing::Test {
 
   // Write() with its inline completion turned into a return value.
   Result<std::vector<WriteAck>> Write(std::string_view ns, std::vector<Mutation> mutations) {
-    EXPECT_TRUE(service_.writes_complete_inline());
     std::optional<Result<std::vector<WriteAck>>> out;
     int calls = 0;
     service_.Write(ns, mutations, [&](Result<std::vector<WriteAck>> result) {

@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "base/clock.h"
 #include "base/encoding.h"
@@ -336,6 +337,7 @@ class Cluster::Impl : public membership::SwimEnvironment,
       for (auto* timer : {&tick_timer_, &seed_timer_, &srv_timer_}) {
         if (*timer) (*timer)->cancel();
       }
+      for (auto& timer : task_timers_) timer->cancel();
     });
     // Give the handlers above and the completions they cause a moment, then
     // stop the loop whatever is still pending.
@@ -351,11 +353,21 @@ class Cluster::Impl : public membership::SwimEnvironment,
         wait_ms = std::max<int64_t>(500, 5 * swim_->config().gossip_interval_ms);
       }
       asio::post(io_, [this] {
+        std::vector<Member> live;
         {
           std::lock_guard lock(mu_);
           swim_->Leave();
+          for (const Member& m : swim_->Members()) {
+            if (m.meta.id != identity_.id &&
+                (m.state == MemberState::kAlive || m.state == MemberState::kSuspect)) {
+              live.push_back(m);
+            }
+          }
         }
         Reschedule();
+        // Gossip may lose the `left` broadcast (few retransmits in small
+        // clusters); a push-pull over the reliable link tells everyone now.
+        for (const Member& m : live) PushPullWith(m.meta.cluster_addr, m.meta.id, [](Status) {});
       });
       spdlog::info("cluster: leaving; giving the `left` broadcast {} ms to spread", wait_ms);
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
@@ -384,6 +396,12 @@ class Cluster::Impl : public membership::SwimEnvironment,
 
   void OnMemberChanged(const Member& member, std::optional<MemberState> before) override {
     generation_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(directory_mu_);
+      directory_[member.meta.id] =
+          DirectoryEntry{member.meta.cluster_addr, member.state == MemberState::kAlive ||
+                                                       member.state == MemberState::kSuspect};
+    }
     if (member.meta.id == identity_.id) {
       if (member.incarnation > persisted_incarnation_) {
         persisted_incarnation_ = member.incarnation;
@@ -543,29 +561,36 @@ class Cluster::Impl : public membership::SwimEnvironment,
       std::lock_guard lock(mu_);
       state = swim_->EncodeState();
     }
-    rpc_client_->Call(address, expected, transport::MessageType::kPushPull, std::move(state),
-                      kPushPullDeadlineMs,
-                      [self = shared_from_this(), address,
-                       done = std::move(done)](Result<transport::RpcReply> reply) {
-                        if (!reply.ok()) {
-                          done(reply.status());
-                          return;
-                        }
-                        if (reply->node_id == self->identity_.id) {
-                          done(NotFound(address + " is this node"));
-                          return;
-                        }
-                        Status merged;
-                        {
-                          std::lock_guard lock(self->mu_);
-                          merged = self->swim_->MergeState(reply->payload, reply->node_id);
-                        }
-                        self->Reschedule();
-                        done(merged);
-                      });
+    // Sealed with the gossip keyring, so that a node holding a valid
+    // certificate but the wrong gossip key cannot join by push-pull.
+    rpc_client_->Call(
+        address, expected, transport::MessageType::kPushPull, keyring_->Seal(state),
+        kPushPullDeadlineMs,
+        [self = shared_from_this(), address,
+         done = std::move(done)](Result<transport::RpcReply> reply) {
+          if (!reply.ok()) return done(reply.status());
+          if (reply->node_id == self->identity_.id)
+            return done(NotFound(address + " is this node"));
+          auto opened = self->keyring_->Open(reply->payload);
+          if (opened.error != membership::OpenError::kNone) {
+            return done(FailedPrecondition("the state from " + address +
+                                           " is not sealed with an installed gossip key (" +
+                                           std::string(membership::OpenErrorName(opened.error)) +
+                                           "): every node needs the same gossip key"));
+          }
+          Status merged;
+          {
+            std::lock_guard lock(self->mu_);
+            merged = self->swim_->MergeState(opened.payload, reply->node_id);
+          }
+          self->Reschedule();
+          done(merged);
+        });
   }
 
   void RegisterHandlers() {
+    for (auto& [type, handler] : extra_handlers_) rpc_server_->Register(type, std::move(handler));
+    extra_handlers_.clear();
     std::weak_ptr<Impl> weak = weak_from_this();
     rpc_server_->Register(transport::MessageType::kPing,
                           [](const transport::PeerInfo&, std::string,
@@ -575,11 +600,23 @@ class Cluster::Impl : public membership::SwimEnvironment,
         [weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
           auto self = weak.lock();
           if (!self) return respond(Unavailable("shutting down"));
+          auto opened = self->keyring_->Open(payload);
+          if (opened.error != membership::OpenError::kNone) {
+            spdlog::warn(
+                "cluster: refused push-pull from node {} at {}: not sealed with an "
+                "installed gossip key ({})",
+                from.node_id.ToString(), from.remote_addr, membership::OpenErrorName(opened.error));
+            return respond(FailedPrecondition(
+                "push-pull refused: the state is not sealed with a gossip key installed on node " +
+                self->identity_.id.ToString() + " (" +
+                std::string(membership::OpenErrorName(opened.error)) +
+                "); every node needs the same gossip key"));
+          }
           Status merged;
           std::string reply;
           {
             std::lock_guard lock(self->mu_);
-            merged = self->swim_->MergeState(payload, from.node_id);
+            merged = self->swim_->MergeState(opened.payload, from.node_id);
             if (merged.ok()) reply = self->swim_->EncodeState();
           }
           self->Reschedule();
@@ -588,7 +625,7 @@ class Cluster::Impl : public membership::SwimEnvironment,
                          from.node_id.ToString(), from.remote_addr, merged.message());
             return respond(merged);
           }
-          respond(std::move(reply));
+          respond(self->keyring_->Seal(reply));
         });
     rpc_server_->Register(
         transport::MessageType::kKeyring,
@@ -847,6 +884,17 @@ class Cluster::Impl : public membership::SwimEnvironment,
   uint64_t persisted_incarnation_ = 0;  // under mu_ (written from OnMemberChanged)
   std::atomic<uint64_t> generation_{1};
 
+  // Address and liveness by node id, for the replication layer's calls
+  // (kept apart from mu_ so request paths never wait on the Swim).
+  struct DirectoryEntry {
+    std::string cluster_addr;
+    bool live = false;
+  };
+  mutable std::mutex directory_mu_;
+  std::unordered_map<NodeId, DirectoryEntry> directory_;
+  std::vector<std::pair<transport::MessageType, transport::Handler>> extra_handlers_;
+  std::vector<std::unique_ptr<asio::steady_timer>> task_timers_;  // cluster thread only
+
   mutable std::mutex mu_;
   std::unique_ptr<membership::Swim> swim_;  // guarded by mu_
   std::vector<Seed> seeds_;                 // immutable after Init
@@ -973,6 +1021,63 @@ void Cluster::Join(std::vector<std::string> addresses, std::function<void(Result
                          });
     }
   });
+}
+
+void Cluster::RegisterHandler(transport::MessageType type, transport::Handler handler) {
+  impl_->extra_handlers_.emplace_back(type, std::move(handler));
+}
+
+void Cluster::CallMember(NodeId node, transport::MessageType type, std::string payload,
+                         int64_t deadline_ms, std::function<void(Result<std::string>)> done) {
+  std::string address;
+  {
+    std::lock_guard lock(impl_->directory_mu_);
+    auto it = impl_->directory_.find(node);
+    if (it != impl_->directory_.end()) address = it->second.cluster_addr;
+  }
+  if (address.empty() || !impl_->rpc_client_ || impl_->stopped_) {
+    return done(Unavailable("node " + node.ToString() + " is not a known member"));
+  }
+  impl_->rpc_client_->Call(address, node, type, std::move(payload), deadline_ms,
+                           [done = std::move(done)](Result<transport::RpcReply> reply) {
+                             if (!reply.ok()) return done(reply.status());
+                             done(std::move(reply->payload));
+                           });
+}
+
+bool Cluster::IsLive(NodeId node) const {
+  if (node == impl_->identity_.id) return true;
+  std::lock_guard lock(impl_->directory_mu_);
+  auto it = impl_->directory_.find(node);
+  return it != impl_->directory_.end() && it->second.live;
+}
+
+void Cluster::RunEvery(int64_t interval_ms, std::function<void()> task) {
+  if (!impl_->thread_.joinable()) return;
+  asio::post(impl_->io_, [impl = impl_, interval_ms, task = std::move(task)]() mutable {
+    impl->task_timers_.push_back(std::make_unique<asio::steady_timer>(impl->io_));
+    asio::steady_timer* timer = impl->task_timers_.back().get();
+    asio::co_spawn(
+        impl->io_,
+        [impl, timer, interval_ms, task = std::move(task)]() -> asio::awaitable<void> {
+          for (;;) {
+            timer->expires_after(std::chrono::milliseconds(interval_ms));
+            co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+            if (impl->stopped_) co_return;
+            task();
+          }
+        },
+        asio::detached);
+  });
+}
+
+bool Cluster::joined() const {
+  std::lock_guard lock(impl_->mu_);
+  return impl_->joined_;
+}
+
+bool Cluster::enabled() const {
+  return impl_->config_.enabled();
 }
 
 void Cluster::Leave() {

@@ -26,6 +26,7 @@
 #include "base/status.h"
 #include "frontend/http/cluster_control.h"
 #include "server/config.h"
+#include "transport/rpc.h"
 
 namespace meshkv {
 
@@ -53,6 +54,23 @@ class Cluster final : public http::ClusterControl {
   // (blocking the caller meanwhile), then stops.
   void LeaveAndStop();
   void Stop();
+
+  // ---- for the replication layer ----
+  // Handlers for other message types; register before Start().
+  void RegisterHandler(transport::MessageType type, transport::Handler handler);
+  // Calls the member `node` at its cluster address, checking its certificate
+  // carries `node`. kUnavailable when the node is unknown or the cluster
+  // layer is not running. `done` runs on the cluster thread.
+  void CallMember(NodeId node, transport::MessageType type, std::string payload,
+                  int64_t deadline_ms, std::function<void(Result<std::string>)> done);
+  // True when `node` is this node, or alive or suspect in the member list.
+  bool IsLive(NodeId node) const;
+  // Runs `task` on the cluster thread every `interval_ms` (first run after
+  // one interval) until Stop(). Call after Start().
+  void RunEvery(int64_t interval_ms, std::function<void()> task);
+  // True once a join through a seed (or SRV address) succeeded.
+  bool joined() const;
+  bool enabled() const;
 
   // Changes whenever the set of live members or their addresses changes
   // (for cached DNS discovery answers).

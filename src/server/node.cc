@@ -11,12 +11,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
 #include "base/clock.h"
 #include "base/hlc.h"
 #include "base/metrics.h"
+#include "base/random.h"
 #include "frontend/dns/query/dns_metrics.h"        // DNS server
 #include "frontend/dns/query/responder.h"          // DNS server
 #include "frontend/dns/query/synthetic_records.h"  // DNS server
@@ -27,6 +29,8 @@
 #include "frontend/http/http_metrics.h"
 #include "frontend/http/server.h"
 #include "records/record_service.h"
+#include "replication/coordinator.h"
+#include "replication/hints.h"
 #include "replication/kv_service.h"
 #include "server/cluster.h"
 #include "storage/data_dir.h"
@@ -64,6 +68,42 @@ class MemberDiscoverySource final : public dns::SyntheticRecordSource {
   const Cluster& cluster_;
   const uint32_t ttl_;
 };
+
+// The coordinator's way to other nodes: the cluster's member directory and
+// peer RPC client.
+class ClusterPeerChannel final : public replication::PeerChannel {
+ public:
+  explicit ClusterPeerChannel(Cluster& cluster) : cluster_(cluster) {}
+  bool IsLive(NodeId node) const override { return cluster_.IsLive(node); }
+  void Call(NodeId node, transport::MessageType type, std::string payload, int64_t deadline_ms,
+            std::function<void(Result<std::string>)> done) override {
+    cluster_.CallMember(node, type, std::move(payload), deadline_ms, std::move(done));
+  }
+
+ private:
+  Cluster& cluster_;
+};
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+Status WriteWholeFile(const std::string& path, const std::string& contents) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return FailedPrecondition("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, contents.data(), contents.size()) == static_cast<ssize_t>(contents.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return FailedPrecondition("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
 
 // `listen` as other nodes and clients should dial it: a wildcard host
 // (0.0.0.0, ::) is replaced by the host of `advertise` (the cluster address).
@@ -131,6 +171,13 @@ struct Node::State {
   std::unique_ptr<http::Api> api;
   std::unique_ptr<http::HttpServer> server;
   std::unique_ptr<Cluster> cluster;
+  // ---- replication (runs when [cluster] is configured) ----
+  std::unique_ptr<replication::HintStore> hints;
+  std::unique_ptr<ClusterPeerChannel> peer_channel;
+  std::unique_ptr<replication::Coordinator> coordinator;
+  std::mt19937_64 rng{SecureRandomU64()};    // cluster thread only
+  int ticks_joined = 0;                      // cluster thread only
+  std::atomic<bool> catching_up{false};      // set on the cluster thread
   std::optional<TokenSpec> generated_admin;  // set when no tokens are configured
   // ---- DNS server (src/frontend/dns; runs when dns.zones is set) ----
   std::unique_ptr<dns::SyntheticRecordSource> dns_discovery;
@@ -140,6 +187,102 @@ struct Node::State {
   std::unique_ptr<dns::DnsServer> dns_server;
   // ---- end DNS server ----
   sigset_t signals;
+
+  // ---- replication ----
+  std::string ownership_path() const { return data_dir->path() + "/ownership"; }
+
+  // Hints, the coordinator (router of every read and write), the replica
+  // and ownership RPC handlers, and this node's persisted ownership state.
+  Status SetUpReplication() {
+    hints = std::make_unique<replication::HintStore>(store->local(), clock,
+                                                     replication::HintLimits{}, &registry);
+    MESHKV_RETURN_IF_ERROR(hints->Load());
+    peer_channel = std::make_unique<ClusterPeerChannel>(*cluster);
+    coordinator = std::make_unique<replication::Coordinator>(
+        *kv, *peer_channel, hints.get(), replication::CoordinatorOptions{}, &registry);
+    if (auto saved = ReadWholeFile(ownership_path()); saved.ok()) {
+      auto state = replication::OwnershipState::Decode(*saved);
+      if (!state.ok()) {
+        return DataLoss(ownership_path() + ": " + state.status().message() +
+                        "; delete it to rejoin as a new owner (the node then streams its data in)");
+      }
+      coordinator->MergeOwnership(*state);
+    }
+    coordinator->OnOwnershipChange([this](const replication::OwnershipState& state) {
+      Status written = WriteWholeFile(ownership_path(), state.Encode());
+      if (!written.ok()) spdlog::error("replication: {}", written.message());
+    });
+    using transport::MessageType;
+    auto route = [this](void (replication::Coordinator::*handler)(
+                     NodeId, std::string, std::function<void(Result<std::string>)>)) {
+      return [this, handler](const transport::PeerInfo& from, std::string payload,
+                             transport::Responder respond) {
+        (coordinator.get()->*handler)(from.node_id, std::move(payload), std::move(respond));
+      };
+    };
+    cluster->RegisterHandler(MessageType::kReplicaWrite,
+                             route(&replication::Coordinator::HandleWrite));
+    cluster->RegisterHandler(MessageType::kReplicaRead,
+                             route(&replication::Coordinator::HandleRead));
+    cluster->RegisterHandler(MessageType::kReplicaScan,
+                             route(&replication::Coordinator::HandleScan));
+    cluster->RegisterHandler(
+        MessageType::kOwnership,
+        [this](const transport::PeerInfo&, std::string payload, transport::Responder respond) {
+          auto state = replication::OwnershipState::Decode(payload);
+          if (!state.ok()) return respond(state.status());
+          coordinator->MergeOwnership(*state);
+          respond(coordinator->Ownership().Encode());
+        });
+    kv->SetRouter(coordinator.get());
+    api->SetCoordinator(coordinator.get());
+    return Status::Ok();
+  }
+
+  // Every 500 ms on the cluster thread: exchange ownership with one live
+  // member, and move this node through its join: a node with nobody to
+  // stream from becomes an owner at once; otherwise it is pending until it
+  // has streamed in what it will own.
+  void OwnershipTick() {
+    std::vector<membership::Member> live = cluster->LiveMembers();
+    std::erase_if(live,
+                  [this](const membership::Member& m) { return m.meta.id == data_dir->node_id(); });
+    if (!live.empty()) {
+      const auto& peer = live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng)];
+      cluster->CallMember(peer.meta.id, transport::MessageType::kOwnership,
+                          coordinator->Ownership().Encode(), 2'000,
+                          [this](Result<std::string> reply) {
+                            if (!reply.ok()) return;
+                            auto state = replication::OwnershipState::Decode(*reply);
+                            if (state.ok()) coordinator->MergeOwnership(*state);
+                          });
+    }
+    const NodeId self = data_dir->node_id();
+    const auto record = coordinator->Ownership().Find(self);
+    if (!record) {
+      const bool has_seeds = !config.cluster.seeds.empty() || !config.cluster.srv_domain.empty();
+      if (has_seeds && !cluster->joined()) return;
+      if (has_seeds && ++ticks_joined < 3) return;  // a few exchanges first
+      std::vector<NodeId> owners = coordinator->Ownership().Owners();
+      if (owners.empty()) {
+        coordinator->SetSelfState(replication::OwnerState::kNormal);
+      } else {
+        coordinator->SetSelfState(replication::OwnerState::kPending);
+      }
+      return;
+    }
+    if (record->state == replication::OwnerState::kPending && !catching_up.exchange(true)) {
+      spdlog::info("replication: pending owner; streaming in the data this node will own");
+      coordinator->CatchUp([this](Status status) {
+        catching_up = false;
+        if (!status.ok()) {
+          spdlog::warn("replication: catching up failed, retrying: {}", status.message());
+          return;
+        }
+        coordinator->SetSelfState(replication::OwnerState::kNormal);
+      });
+    }
+  }
 
   // Builds the token set from configured tokens, plus the generated admin
   // token when none are configured.
@@ -186,7 +329,11 @@ struct Node::State {
       if (!address) return InvalidArgument("dns.axfr_allow: '" + text + "' is not an IP address");
       responder_options.transfer_allow.push_back(*address);
     }
-    dns_discovery = std::make_unique<MemberDiscoverySource>(*cluster, zone_options.synthesized_ttl);
+    // Discovery publishes cluster addresses: a node without [cluster] has none.
+    if (cluster->enabled()) {
+      dns_discovery =
+          std::make_unique<MemberDiscoverySource>(*cluster, zone_options.synthesized_ttl);
+    }
     dns_zones = std::make_unique<dns::ZoneView>(*records, dns_discovery.get(), zone_options);
     dns_metrics = std::make_unique<dns::DnsMetrics>(registry);
     dns_responder =
@@ -308,6 +455,7 @@ Status Node::Start() {
   if (!cluster.ok()) return cluster.status();
   s.cluster = std::move(*cluster);
   s.api->SetCluster(s.cluster.get());
+  if (config.cluster.enabled()) MESHKV_RETURN_IF_ERROR(s.SetUpReplication());
 
   http::ServerOptions options;
   options.listen = config.http.listen;
@@ -326,7 +474,12 @@ Status Node::Start() {
                s.server->bound_address(), options.threads, config.storage.engine, info.storage_sync,
                namespaces.size());
   if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
-  return s.cluster->Start();
+  MESHKV_RETURN_IF_ERROR(s.cluster->Start());
+  if (s.coordinator) {
+    s.cluster->RunEvery(1'000, [&s] { s.coordinator->ReplayHints(); });
+    s.cluster->RunEvery(500, [&s] { s.OwnershipTick(); });
+  }
+  return Status::Ok();
 }
 
 int Node::Run() {
@@ -359,13 +512,15 @@ int Node::Run() {
       s.api->SetTokens(*tokens);
       continue;
     }
-    spdlog::info("{}: leaving the cluster and draining in-flight requests",
+    spdlog::info("{}: draining in-flight requests, then leaving the cluster",
                  signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }
-  s.cluster->LeaveAndStop();
+  // In-flight requests may still need the other replicas, so the cluster
+  // layer stays up until they are answered.
   bool drained = s.server->Drain(kDrainDeadlineMs);
   if (!drained) spdlog::warn("drain deadline passed with connections still open; closing them");
+  s.cluster->LeaveAndStop();
   s.server->Stop();
   if (s.dns_server) s.dns_server->Stop();  // DNS server
   if (s.committer) s.committer->Stop();

@@ -42,6 +42,23 @@ Status ValidateScanOptions(const ScanOptions& options) {
   return Status::Ok();
 }
 
+Status ValidateLocalBatch(const LocalBatch& batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    size_t size = batch.ops()[i].key.size();
+    if (size == 0 || size > kMaxLocalKeyBytes) {
+      return InvalidArgument("local write op " + std::to_string(i) + ": key must be 1.." +
+                             std::to_string(kMaxLocalKeyBytes) + " bytes, got " +
+                             std::to_string(size));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ValidateLocalScanLimit(size_t limit) {
+  if (limit == 0) return InvalidArgument("scan limit must be at least 1");
+  return Status::Ok();
+}
+
 std::string PrefixSuccessor(std::string_view prefix) {
   std::string successor(prefix);
   while (!successor.empty() && static_cast<unsigned char>(successor.back()) == 0xff) {

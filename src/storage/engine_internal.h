@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "model/namespace_spec.h"
+#include "storage/local_table.h"
 #include "storage/store.h"
 
 namespace meshkv::storage_internal {
@@ -27,6 +28,11 @@ Status ValidateWriteOp(const WriteOp& op, size_t index);
 
 // kInvalidArgument when options.limit is 0.
 Status ValidateScanOptions(const ScanOptions& options);
+
+// LocalTable checks: every key 1..kMaxLocalKeyBytes (naming the op's index
+// otherwise), and a scan limit of at least 1. kInvalidArgument otherwise.
+Status ValidateLocalBatch(const LocalBatch& batch);
+Status ValidateLocalScanLimit(size_t limit);
 
 // The smallest key greater than every key that starts with `prefix`, or ""
 // when there is none (empty prefix, or a prefix made only of 0xff bytes).

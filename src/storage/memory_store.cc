@@ -1,7 +1,8 @@
 // The in-memory engine: one ordered map per namespace, each behind its own
 // reader/writer lock. Apply() locks every namespace its batch touches (in a
 // fixed order, so concurrent batches cannot deadlock) and merges under the
-// locks, so a batch is atomic for readers just as in the RocksDB engine.
+// locks, so a batch is atomic for readers just as in the RocksDB engine. Its
+// local table is a NewMemoryLocalTable().
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -108,6 +109,8 @@ class MemoryStore final : public Store {
   // Nothing to make durable: memory namespaces are lost on restart by design.
   Status Flush() override { return Status::Ok(); }
 
+  LocalTable& local() override { return *local_; }
+
  private:
   static constexpr size_t kNoSpace = static_cast<size_t>(-1);
 
@@ -131,6 +134,7 @@ class MemoryStore final : public Store {
   }
 
   std::vector<std::unique_ptr<Space>> spaces_;  // sorted by name; fixed at construction
+  const std::unique_ptr<LocalTable> local_ = NewMemoryLocalTable();
   storage_internal::WriteCounters counters_;
 };
 

@@ -10,6 +10,9 @@
 // entry, and EntryMergeOperator resolves the operands with MergeEncoded when
 // the key is read or compacted. No read happens on the write path, and one
 // Apply() is one rocksdb::WriteBatch, so a batch is atomic.
+//
+// The LocalTable is the column family "__local" (not a valid namespace name),
+// with plain Put/Delete and no merge operator.
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -114,6 +117,67 @@ class EntryMergeOperator final : public rocksdb::MergeOperator {
   }
 };
 
+// The column family of the LocalTable.
+constexpr std::string_view kLocalColumnFamily = "__local";
+
+// LocalTable over one column family of the store's database. Writes are one
+// rocksdb::WriteBatch, so a batch is atomic.
+class RocksLocalTable final : public LocalTable {
+ public:
+  RocksLocalTable(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf) : db_(db), cf_(cf) {}
+
+  Status Write(const LocalBatch& batch, bool sync) override {
+    MESHKV_RETURN_IF_ERROR(storage_internal::ValidateLocalBatch(batch));
+    if (batch.empty()) return Status::Ok();
+    rocksdb::WriteBatch rocks_batch;
+    for (const LocalBatch::Op& op : batch.ops()) {
+      rocksdb::Status s = op.value.has_value()
+                              ? rocks_batch.Put(cf_, ToSlice(op.key), ToSlice(*op.value))
+                              : rocks_batch.Delete(cf_, ToSlice(op.key));
+      MESHKV_RETURN_IF_ERROR(FromRocks(s, "build local write batch"));
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = sync;
+    return FromRocks(db_.Write(write_options, &rocks_batch), "write the local table");
+  }
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), cf_, ToSlice(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read the local table");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix,
+                                                                std::string_view start_after,
+                                                                size_t limit) override {
+    MESHKV_RETURN_IF_ERROR(storage_internal::ValidateLocalScanLimit(limit));
+    rocksdb::ReadOptions read_options;
+    std::string upper_bound = storage_internal::PrefixSuccessor(prefix);
+    rocksdb::Slice upper_bound_slice(upper_bound);
+    if (!upper_bound.empty()) read_options.iterate_upper_bound = &upper_bound_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(read_options, cf_));
+    std::vector<std::pair<std::string, std::string>> rows;
+    if (start_after > prefix) {
+      it->Seek(ToSlice(start_after));
+      if (it->Valid() && ToView(it->key()) == start_after) it->Next();
+    } else {
+      it->Seek(ToSlice(prefix));
+    }
+    for (; it->Valid() && rows.size() < limit; it->Next()) {
+      if (!ToView(it->key()).starts_with(prefix)) break;
+      rows.emplace_back(ToView(it->key()), ToView(it->value()));
+    }
+    MESHKV_RETURN_IF_ERROR(FromRocks(it->status(), "scan the local table"));
+    return rows;
+  }
+
+ private:
+  rocksdb::DB& db_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+};
+
 rocksdb::CompressionType PickCompression() {
   std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
   auto has = [&](rocksdb::CompressionType t) {
@@ -127,8 +191,13 @@ rocksdb::CompressionType PickCompression() {
 class RocksStore final : public Store {
  public:
   RocksStore(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-             std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> namespaces)
-      : db_(std::move(db)), handles_(std::move(handles)), namespaces_(std::move(namespaces)) {}
+             std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> namespaces,
+             rocksdb::ColumnFamilyHandle* local_cf)
+      : db_(std::move(db)),
+        handles_(std::move(handles)),
+        namespaces_(std::move(namespaces)),
+        local_cf_(local_cf),
+        local_(*db_, local_cf) {}
 
   ~RocksStore() override {
     for (rocksdb::ColumnFamilyHandle* handle : handles_) {
@@ -211,12 +280,14 @@ class RocksStore final : public Store {
 
   Status Flush() override {
     MESHKV_RETURN_IF_ERROR(FromRocks(db_->FlushWAL(/*sync=*/true), "sync the write-ahead log"));
-    std::vector<rocksdb::ColumnFamilyHandle*> used;
+    std::vector<rocksdb::ColumnFamilyHandle*> used = {local_cf_};
     for (const auto& [name, cf] : namespaces_) used.push_back(cf);
     rocksdb::FlushOptions flush_options;
     flush_options.wait = true;
     return FromRocks(db_->Flush(flush_options, used), "flush memtables");
   }
+
+  LocalTable& local() override { return local_; }
 
  private:
   rocksdb::ColumnFamilyHandle* Find(std::string_view ns) const {
@@ -236,6 +307,8 @@ class RocksStore final : public Store {
   const std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   // Configured namespaces only. Immutable after construction.
   const std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> namespaces_;
+  rocksdb::ColumnFamilyHandle* const local_cf_;  // one of handles_
+  RocksLocalTable local_;
   storage_internal::WriteCounters counters_;
 };
 
@@ -290,12 +363,19 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreOptions& options) {
   }
   std::vector<std::string> names = existing;
   names.push_back(rocksdb::kDefaultColumnFamilyName);
+  names.emplace_back(kLocalColumnFamily);
   for (const NamespaceSpec& spec : options.namespaces) names.push_back(spec.name);
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const std::string& name : names) descriptors.emplace_back(name, cf_options);
+  // The local table stores plain values: no merge operator.
+  rocksdb::ColumnFamilyOptions local_cf_options = cf_options;
+  local_cf_options.merge_operator.reset();
+  local_cf_options.max_successive_merges = 0;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, name == kLocalColumnFamily ? local_cf_options : cf_options);
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw_db = nullptr;
@@ -309,14 +389,17 @@ Result<std::unique_ptr<Store>> OpenRocksStore(const StoreOptions& options) {
     auto it = std::find(names.begin(), names.end(), spec.name);
     by_namespace.emplace(spec.name, handles[static_cast<size_t>(it - names.begin())]);
   }
+  rocksdb::ColumnFamilyHandle* local_cf = handles[static_cast<size_t>(
+      std::find(names.begin(), names.end(), kLocalColumnFamily) - names.begin())];
   for (const std::string& name : existing) {
-    if (!by_namespace.contains(name) && name != rocksdb::kDefaultColumnFamilyName) {
+    if (!by_namespace.contains(name) && name != rocksdb::kDefaultColumnFamilyName &&
+        name != kLocalColumnFamily) {
       spdlog::info("storage: column family '{}' in {} is not a configured namespace; kept as is",
                    name, options.path);
     }
   }
-  return std::unique_ptr<Store>(
-      std::make_unique<RocksStore>(std::move(db), std::move(handles), std::move(by_namespace)));
+  return std::unique_ptr<Store>(std::make_unique<RocksStore>(std::move(db), std::move(handles),
+                                                             std::move(by_namespace), local_cf));
 }
 
 }  // namespace meshkv

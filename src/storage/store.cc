@@ -74,6 +74,9 @@ class CompositeStore final : public Store {
     return memory_->Flush();
   }
 
+  // The disk engine's: local metadata must survive a restart.
+  LocalTable& local() override { return disk_->local(); }
+
  private:
   Store* Route(std::string_view ns) const {
     auto it = routes_.find(ns);

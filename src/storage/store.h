@@ -28,6 +28,7 @@
 #include "base/status.h"
 #include "model/entry.h"
 #include "model/namespace_spec.h"
+#include "storage/local_table.h"
 
 namespace meshkv {
 
@@ -83,8 +84,13 @@ class Store {
   virtual Status Apply(const WriteBatch& batch, bool sync) = 0;
   virtual Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) = 0;
   virtual StoreStats Stats() = 0;
-  // Makes everything applied so far durable (used on clean shutdown).
+  // Makes everything applied so far durable (used on clean shutdown),
+  // the local table included.
   virtual Status Flush() = 0;
+
+  // The node-local table (local_table.h): in RocksDB when the store has
+  // RocksDB open, else in memory. Valid as long as the store.
+  virtual LocalTable& local() = 0;
 };
 
 // Get that treats tombstones and entries expired at `now_ms` as absent.

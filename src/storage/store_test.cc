@@ -615,6 +615,7 @@ class SlowSyncStore final : public Store {
   }
   StoreStats Stats() override { return inner_.Stats(); }
   Status Flush() override { return inner_.Flush(); }
+  LocalTable& local() override { return inner_.local(); }
 
  private:
   Store& inner_;
@@ -693,6 +694,183 @@ TYPED_TEST(StoreTest, GroupCommitStopWithoutStartDrains) {
   EXPECT_TRUE(this->Read("default", "b").has_value());
 }
 
+// The local table: plain bytes -> bytes, beside the namespaces.
+
+using Rows = std::vector<std::pair<std::string, std::string>>;
+
+Rows ScanLocal(LocalTable& table, std::string_view prefix, std::string_view start_after = "",
+               size_t limit = 1000) {
+  auto rows = table.Scan(prefix, start_after, limit);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  return rows.ok() ? std::move(rows).value() : Rows{};
+}
+
+std::optional<std::string> GetLocal(LocalTable& table, std::string_view key) {
+  auto got = table.Get(key);
+  EXPECT_TRUE(got.ok()) << got.status().ToString();
+  return got.ok() ? *got : std::nullopt;
+}
+
+TYPED_TEST(StoreTest, LocalPutGetDelete) {
+  LocalTable& local = this->store_->local();
+  EXPECT_FALSE(GetLocal(local, "k").has_value());
+  ASSERT_OK(local.Put("k", "v1"));
+  EXPECT_EQ(GetLocal(local, "k"), "v1");
+  // Plain overwrite, no merge: the last write wins whatever it holds.
+  ASSERT_OK(local.Put("k", "v0"));
+  EXPECT_EQ(GetLocal(local, "k"), "v0");
+  ASSERT_OK(local.Put("empty", ""));
+  EXPECT_EQ(GetLocal(local, "empty"), "");
+  ASSERT_OK(local.Delete("k"));
+  EXPECT_FALSE(GetLocal(local, "k").has_value());
+  ASSERT_OK(local.Delete("never-there"));
+
+  // Keys: 1..kMaxLocalKeyBytes.
+  EXPECT_EQ(local.Put("", "v").code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(local.Put(std::string(kMaxLocalKeyBytes + 1, 'x'), "v").code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_OK(local.Put(std::string(kMaxLocalKeyBytes, 'x'), "max"));
+}
+
+TYPED_TEST(StoreTest, LocalTableIsSeparateFromNamespaces) {
+  LocalTable& local = this->store_->local();
+  ASSERT_OK(local.Put("k", "local"));
+  ASSERT_OK(this->Write("default", "k", Put("replicated", 1)));
+  EXPECT_EQ(GetLocal(local, "k"), "local");
+  EXPECT_EQ(this->Read("default", "k")->value, "replicated");
+  EXPECT_EQ(this->Keys(this->ScanOrDie("default", ScanOptions{})), (std::vector<std::string>{"k"}));
+  for (const NamespaceStats& ns : this->store_->Stats().namespaces) EXPECT_NE(ns.ns, "__local");
+  EXPECT_EQ(this->store_->Get("__local", "k").status().code(), ErrorCode::kNotFound);
+}
+
+TYPED_TEST(StoreTest, LocalScanOrderPrefixStartAfterLimit) {
+  using namespace std::string_literals;
+  LocalTable& local = this->store_->local();
+  std::vector<std::string> keys = {"a"s,    "h/"s,       "h/\x00"s,   "h/1"s,         "h/2"s,
+                                   "h/2x"s, "h/\x7f"s,   "h/\x80"s,   "h/\xff"s,      "h0"s,
+                                   "\xff"s, "\xff\x00"s, "\xff\xff"s, "\xff\xff\xff"s};
+  std::vector<std::string> shuffled = keys;
+  std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(7));
+  LocalBatch batch;
+  for (const std::string& key : shuffled) batch.Put(key, "v:" + key);
+  ASSERT_OK(local.Write(batch, /*sync=*/false));
+
+  auto keys_of = [](const Rows& rows) {
+    std::vector<std::string> out;
+    for (const auto& [key, value] : rows) {
+      EXPECT_EQ(value, "v:" + key);
+      out.push_back(key);
+    }
+    return out;
+  };
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys_of(ScanLocal(local, "")), keys);
+  EXPECT_EQ(keys_of(ScanLocal(local, "h/")),
+            (std::vector<std::string>{"h/"s, "h/\x00"s, "h/1"s, "h/2"s, "h/2x"s, "h/\x7f"s,
+                                      "h/\x80"s, "h/\xff"s}));
+  EXPECT_EQ(keys_of(ScanLocal(local, "h/", "", 3)),
+            (std::vector<std::string>{"h/"s, "h/\x00"s, "h/1"s}));
+  // start_after is exclusive, need not be a key, and may lie before or after
+  // the prefix.
+  EXPECT_EQ(keys_of(ScanLocal(local, "h/", "h/1", 2)), (std::vector<std::string>{"h/2"s, "h/2x"s}));
+  EXPECT_EQ(keys_of(ScanLocal(local, "h/", "h/20", 1)), (std::vector<std::string>{"h/2x"s}));
+  EXPECT_EQ(keys_of(ScanLocal(local, "h/", "a", 1)), (std::vector<std::string>{"h/"s}));
+  EXPECT_TRUE(ScanLocal(local, "h/", "h0").empty());
+  EXPECT_TRUE(ScanLocal(local, "h/", "h/\xff").empty());
+  EXPECT_EQ(keys_of(ScanLocal(local, "\xff\xff"s)),
+            (std::vector<std::string>{"\xff\xff"s, "\xff\xff\xff"s}));
+  EXPECT_EQ(keys_of(ScanLocal(local, "\xff"s, "\xff\x00"s)),
+            (std::vector<std::string>{"\xff\xff"s, "\xff\xff\xff"s}));
+  EXPECT_TRUE(ScanLocal(local, "nothing").empty());
+
+  // Paging with start_after = the last key visits every key once.
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (;;) {
+    Rows page = ScanLocal(local, "", cursor, 4);
+    for (const auto& row : page) paged.push_back(row.first);
+    if (page.size() < 4) break;
+    cursor = page.back().first;
+  }
+  EXPECT_EQ(paged, keys);
+
+  EXPECT_EQ(local.Scan("", "", 0).status().code(), ErrorCode::kInvalidArgument);
+}
+
+TYPED_TEST(StoreTest, LocalBatchAppliesInOrderAndAllOrNothing) {
+  LocalTable& local = this->store_->local();
+  ASSERT_OK(local.Put("gone", "x"));
+  LocalBatch batch;
+  batch.Put("a", "1");
+  batch.Put("b", "2");
+  batch.Delete("gone");
+  batch.Put("a", "3");  // a later op on the same key wins
+  batch.Delete("b");
+  batch.Put("b", "4");
+  ASSERT_OK(local.Write(batch, /*sync=*/true));
+  EXPECT_EQ(ScanLocal(local, ""), (Rows{{"a", "3"}, {"b", "4"}}));
+
+  LocalBatch bad;
+  bad.Put("c", "new");
+  bad.Delete("a");
+  bad.Put("", "empty key");
+  EXPECT_EQ(local.Write(bad, /*sync=*/false).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ScanLocal(local, ""), (Rows{{"a", "3"}, {"b", "4"}}));
+
+  ASSERT_OK(local.Write(LocalBatch{}, /*sync=*/true));
+}
+
+TYPED_TEST(StoreTest, LocalBatchIsAtomicForReaders) {
+  constexpr int kRounds = 300;
+  LocalTable& local = this->store_->local();
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    while (!done.load()) {
+      auto rows = local.Scan("pair/", "", 10);
+      if (!rows.ok()) continue;
+      if (rows->size() == 1) ++torn;
+      if (rows->size() == 2 && (*rows)[0].second != (*rows)[1].second) ++torn;
+    }
+  });
+  for (int i = 1; i <= kRounds; ++i) {
+    LocalBatch batch;
+    batch.Put("pair/a", std::to_string(i));
+    batch.Put("pair/b", std::to_string(i));
+    if (i % 3 == 0) {  // and sometimes both go away together
+      batch.Delete("pair/a");
+      batch.Delete("pair/b");
+    }
+    ASSERT_OK(local.Write(batch, /*sync=*/false));
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(torn.load(), 0);
+}
+
+TYPED_TEST(StoreTest, LocalTableSurvivesReopen) {
+  if constexpr (!TypeParam::kPersistent) {
+    GTEST_SKIP() << "this engine keeps nothing across a reopen";
+  } else {
+    LocalTable* local = &this->store_->local();
+    ASSERT_OK(local->Put("kept", "1"));
+    ASSERT_OK(local->Put("deleted", "2"));
+    ASSERT_OK(local->Delete("deleted"));
+    this->Reopen(DefaultSpecs());
+    local = &this->store_->local();
+    EXPECT_EQ(GetLocal(*local, "kept"), "1");
+    EXPECT_FALSE(GetLocal(*local, "deleted").has_value());
+
+    // Through a flush to SST files, and with a different namespace list.
+    ASSERT_OK(local->Put("flushed", "3"));
+    ASSERT_OK(this->store_->Flush());
+    ASSERT_OK(local->Put("kept", "4"));
+    this->Reopen(Specs({"default"}));
+    local = &this->store_->local();
+    EXPECT_EQ(ScanLocal(*local, ""), (Rows{{"flushed", "3"}, {"kept", "4"}}));
+  }
+}
+
 TEST(OpenStoreTest, RejectsBadNamespaceLists) {
   TempDir dir;
   StoreOptions duplicate = SmallOptions(dir.path(), Specs({"default", "default"}));
@@ -710,6 +888,24 @@ TEST(OpenStoreTest, MemoryOnlyDoesNotOpenRocksDb) {
   std::error_code ec;
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/db", ec));
   EXPECT_EQ((*store)->Stats().namespaces.at(0).engine, "memory");
+  // The local table is in memory too.
+  ASSERT_OK((*store)->local().Put("k", "v"));
+  EXPECT_EQ(GetLocal((*store)->local(), "k"), "v");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/db", ec));
+}
+
+TEST(OpenStoreTest, LocalTableIsOnDiskWhenAnyNamespaceIs) {
+  TempDir dir;
+  std::vector<NamespaceSpec> specs = Specs({"cache", "default"});
+  specs[0].storage = StorageKind::kMemory;
+  {
+    auto store = OpenStore(SmallOptions(dir.path(), specs));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ASSERT_OK((*store)->local().Put("k", "v"));
+  }
+  auto store = OpenStore(SmallOptions(dir.path(), specs));
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(GetLocal((*store)->local(), "k"), "v");
 }
 
 }  // namespace

@@ -47,10 +47,16 @@ std::string TypeLabel(uint32_t type) {
       return "ping";
     case MessageType::kPushPull:
       return "push_pull";
-    case MessageType::kJoinCheck:
-      return "join_check";
     case MessageType::kKeyring:
       return "keyring";
+    case MessageType::kReplicaWrite:
+      return "replica_write";
+    case MessageType::kReplicaRead:
+      return "replica_read";
+    case MessageType::kReplicaScan:
+      return "replica_scan";
+    case MessageType::kOwnership:
+      return "ownership";
   }
   return std::to_string(type);
 }

@@ -38,10 +38,13 @@ namespace meshkv::transport {
 
 // Message types; the numbers are part of the wire protocol (peer.proto).
 enum class MessageType : uint32_t {
-  kPing = 1,       // empty payload, empty reply: link check
-  kPushPull = 2,   // membership full state exchange
-  kJoinCheck = 3,  // reserved for membership join checks
-  kKeyring = 4,    // keyring rotation fan-out
+  kPing = 1,           // empty payload, empty reply: link check
+  kPushPull = 2,       // membership full state exchange
+  kKeyring = 4,        // keyring rotation fan-out
+  kReplicaWrite = 10,  // replication: merge entries (replication.proto)
+  kReplicaRead = 11,   // replication: raw entries of keys
+  kReplicaScan = 12,   // replication: a page of raw entries
+  kOwnership = 13,     // replication: ownership state exchange
 };
 
 struct TlsFiles {

@@ -172,9 +172,10 @@ class RpcTest : public ::testing::Test {
                         }
                         respond("pong:" + payload);
                       });
-    server_->Register(MessageType::kJoinCheck, [](const PeerInfo&, std::string, Responder respond) {
-      respond(NotFound("no member named 'x'; check the seed list"));
-    });
+    server_->Register(MessageType::kReplicaRead,
+                      [](const PeerInfo&, std::string, Responder respond) {
+                        respond(NotFound("no member named 'x'; check the seed list"));
+                      });
     server_->Register(MessageType::kKeyring, held_.MakeHandler());
     Status listening = server_->Listen(address);
     // A restarted server may race the old acceptor's close for the port.
@@ -313,7 +314,7 @@ TEST_F(RpcTest, CallsFromManyThreadsWithSeveralIoThreads) {
 TEST_F(RpcTest, HandlerErrorPropagates) {
   StartServer();
   StartClient();
-  Result<RpcReply> reply = Call(MessageType::kJoinCheck, "");
+  Result<RpcReply> reply = Call(MessageType::kReplicaRead, "");
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(reply.status().message(), "no member named 'x'; check the seed list");

@@ -215,15 +215,14 @@ def test_truncation_and_tcp_retry(dns_node, label):
         assert "ANSWER: 30" in out.stdout
 
 
-def test_srv_discovery_publishes_this_node(dns_node):
+def test_srv_discovery_is_published_only_by_cluster_nodes(dns_node):
+    # `_meshkv._tcp` SRV carries cluster (peer RPC) addresses; a node without
+    # [cluster] has none. The clustered case is test_cluster_discovery.py.
     node_id = Path(dns_node.node.data_dir, "node_id").read_text().strip()
     r = dns_node.udp(f"_meshkv._tcp.{ZONE}", "SRV")
-    assert r.rcode() == dns.rcode.NOERROR
-    assert answers(r, dns.rdatatype.SRV) == [f"0 0 {dns_node.node.port} {node_id}.nodes.{ZONE}."]
-    glue = [(rrset.name.to_text(), rd.to_text()) for rrset in r.additional for rd in rrset]
-    assert glue == [(f"{node_id}.nodes.{ZONE}.", "127.0.0.1")]
+    assert r.rcode() == dns.rcode.NXDOMAIN
     target = dns_node.tcp(f"{node_id}.nodes.{ZONE}", "A")
-    assert answers(target, dns.rdatatype.A) == ["127.0.0.1"]
+    assert target.rcode() == dns.rcode.NXDOMAIN
 
 
 def test_apex_soa_and_ns_are_synthesized(dns_node):

@@ -44,10 +44,21 @@ void PutKey(json& j, const std::string& key) {
 }
 
 asio::awaitable<Result<std::vector<WriteAck>>> AwaitWrite(KvService& kv, std::string ns,
-                                                          std::vector<Mutation> mutations) {
+                                                          std::vector<Mutation> mutations,
+                                                          std::optional<Consistency> consistency) {
   using WriteResult = Result<std::vector<WriteAck>>;
-  co_return co_await AwaitCompletion<WriteResult>(
-      [&](std::function<void(WriteResult)> done) { kv.Write(ns, mutations, std::move(done)); });
+  co_return co_await AwaitCompletion<WriteResult>([&](std::function<void(WriteResult)> done) {
+    kv.Write(ns, mutations, consistency, std::move(done));
+  });
+}
+
+asio::awaitable<Result<std::optional<Entry>>> AwaitRead(KvService& kv, std::string ns,
+                                                        std::string key,
+                                                        std::optional<Consistency> consistency) {
+  using ReadResult = Result<std::optional<Entry>>;
+  co_return co_await AwaitCompletion<ReadResult>([&](std::function<void(ReadResult)> done) {
+    kv.Read(ns, key, consistency, std::move(done));
+  });
 }
 
 // Writes to the `dns` namespace must go through the records API, which
@@ -230,6 +241,9 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   } else if (path == "/v1/cluster/keyring") {
     route = Route::kCluster;
     allow = "GET, POST";
+  } else if (path.starts_with("/v1/owners/")) {
+    route = Route::kCluster;
+    allow = "GET";
   } else if (path == "/v1/kv") {
     route = Route::kKvList;
     allow = "GET";
@@ -316,7 +330,7 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
     case Route::kKvBatch:
       co_return co_await HandleBatch(request, auth);
     case Route::kKvList:
-      co_return HandleList(request, auth);
+      co_return co_await HandleList(request, auth);
     case Route::kRecords:
       co_return co_await HandleRecords(request, auth, path);
     case Route::kCluster:
@@ -372,9 +386,11 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   }
   std::string ns = "default";
   if (const std::string* v = query.Find("ns")) ns = *v;
+  std::optional<Consistency> consistency;
   if (const std::string* v = query.Find("consistency")) {
     auto c = ParseConsistency(*v);
     if (!c.ok()) co_return StatusResponse(version, c.status());
+    consistency = *c;
   }
   std::optional<int64_t> ttl;
   if (const std::string* v = query.Find("ttl")) {
@@ -389,7 +405,7 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   if (!allowed.ok()) co_return StatusResponse(version, allowed);
 
   if (is_read) {
-    auto entry = kv_.Get(ns, *key);
+    auto entry = co_await AwaitRead(kv_, ns, *key, consistency);
     if (!entry.ok()) co_return StatusResponse(version, entry.status());
     if (!entry->has_value()) {
       Response res = ErrorResponse(version, bhttp::status::not_found, "not_found",
@@ -438,7 +454,7 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   if (is_put) mutation.value = request.body();
   std::vector<Mutation> mutations;
   mutations.push_back(std::move(mutation));
-  auto acks = co_await AwaitWrite(kv_, ns, std::move(mutations));
+  auto acks = co_await AwaitWrite(kv_, ns, std::move(mutations), consistency);
   if (!acks.ok()) co_return StatusResponse(version, acks.status());
   const WriteAck& ack = acks->front();
   json body{{"ns", ns}, {"version", ack.version.ToString()}};
@@ -450,16 +466,16 @@ asio::awaitable<Response> Api::HandleKvItem(const Request& request, const Auth& 
   co_return res;
 }
 
-Response Api::HandleList(const Request& request, const Auth& auth) {
+asio::awaitable<Response> Api::HandleList(const Request& request, const Auth& auth) {
   const unsigned version = request.version();
   auto target = ParseRequestTarget(request.target());
-  if (!target.ok()) return StatusResponse(version, target.status());
+  if (!target.ok()) co_return StatusResponse(version, target.status());
   QueryParams query{target->query};
   if (const std::string* unknown =
           query.Unknown({"ns", "prefix", "limit", "cursor", "keys_only", "consistency"})) {
-    return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                         "unknown query parameter '" + *unknown +
-                             "'; allowed: ns, prefix, limit, cursor, keys_only, consistency");
+    co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                            "unknown query parameter '" + *unknown +
+                                "'; allowed: ns, prefix, limit, cursor, keys_only, consistency");
   }
   std::string ns = "default";
   if (const std::string* v = query.Find("ns")) ns = *v;
@@ -472,8 +488,9 @@ Response Api::HandleList(const Request& request, const Auth& auth) {
     for (char c : *v) ok = ok && c >= '0' && c <= '9';
     if (ok) parsed = std::stoul(*v);
     if (!ok || parsed < 1 || parsed > kMaxListLimit) {
-      return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                           "limit must be an integer from 1 to " + std::to_string(kMaxListLimit));
+      co_return ErrorResponse(
+          version, bhttp::status::bad_request, "bad_request",
+          "limit must be an integer from 1 to " + std::to_string(kMaxListLimit));
     }
     limit = parsed;
   }
@@ -484,28 +501,33 @@ Response Api::HandleList(const Request& request, const Auth& auth) {
     else if (*v == "false" || *v == "0")
       keys_only = false;
     else
-      return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                           "keys_only must be true or false");
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "keys_only must be true or false");
   }
+  std::optional<Consistency> consistency;
   if (const std::string* v = query.Find("consistency")) {
     auto c = ParseConsistency(*v);
-    if (!c.ok()) return StatusResponse(version, c.status());
+    if (!c.ok()) co_return StatusResponse(version, c.status());
+    consistency = *c;
   }
   std::string start_after;
   if (const std::string* v = query.Find("cursor")) {
     auto decoded = Base64UrlDecode(*v);
     if (!decoded.ok() || decoded->empty()) {
-      return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
-                           "cursor is not one this server returned; pass next_cursor unchanged");
+      co_return ErrorResponse(version, bhttp::status::bad_request, "bad_request",
+                              "cursor is not one this server returned; pass next_cursor unchanged");
     }
     start_after = std::move(*decoded);
   }
   if (auth.token != nullptr) {
     Status allowed = AuthorizeList(*auth.token, ns, prefix);
-    if (!allowed.ok()) return StatusResponse(version, allowed);
+    if (!allowed.ok()) co_return StatusResponse(version, allowed);
   }
-  auto page = kv_.List(ns, prefix, start_after, limit, keys_only);
-  if (!page.ok()) return StatusResponse(version, page.status());
+  auto page =
+      co_await AwaitCompletion<Result<ScanPage>>([&](std::function<void(Result<ScanPage>)> done) {
+        kv_.ListAcross(ns, prefix, start_after, limit, keys_only, consistency, std::move(done));
+      });
+  if (!page.ok()) co_return StatusResponse(version, page.status());
   json items = json::array();
   for (const KeyEntry& item : page->items) {
     json j{{"version", item.entry.version.ToString()},
@@ -518,7 +540,7 @@ Response Api::HandleList(const Request& request, const Auth& auth) {
   body["next_cursor"] = page->more && !page->items.empty()
                             ? json(Base64UrlEncode(page->items.back().key))
                             : json(nullptr);
-  return JsonResponse(version, bhttp::status::ok, body);
+  co_return JsonResponse(version, bhttp::status::ok, body);
 }
 
 asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& auth) {
@@ -568,7 +590,7 @@ asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& a
     json r{{"op", BatchOpName(op.kind)}};
     PutKey(r, op.key);
     if (op.kind == BatchOp::Kind::kGet) {
-      auto entry = kv_.Get(batch->ns, op.key);
+      auto entry = co_await AwaitRead(kv_, batch->ns, op.key, batch->consistency);
       if (!entry.ok()) co_return StatusResponse(version, entry.status());
       if (entry->has_value()) {
         const Entry& e = **entry;
@@ -583,7 +605,7 @@ asio::awaitable<Response> Api::HandleBatch(const Request& request, const Auth& a
     results.push_back(std::move(r));
   }
   if (!mutations.empty()) {
-    auto acks = co_await AwaitWrite(kv_, batch->ns, std::move(mutations));
+    auto acks = co_await AwaitWrite(kv_, batch->ns, std::move(mutations), batch->consistency);
     if (!acks.ok()) co_return StatusResponse(version, acks.status());
     size_t next = 0;
     for (size_t i = 0; i < batch->ops.size(); ++i) {

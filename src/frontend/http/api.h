@@ -23,6 +23,10 @@
 #include "replication/kv_service.h"
 #include "trust/tokens.h"
 
+namespace meshkv::replication {
+class Coordinator;
+}
+
 namespace meshkv::http {
 
 namespace bhttp = boost::beast::http;
@@ -55,6 +59,9 @@ class Api {
   void SetListenAddress(std::string listen) { info_.listen = std::move(listen); }
   // The cluster layer behind /v1/cluster/*; set once before serving.
   void SetCluster(ClusterControl* cluster) { cluster_ = cluster; }
+  // The replication coordinator behind /v1/owners/{key}; null on a node
+  // without [cluster]. Set once before serving.
+  void SetCoordinator(replication::Coordinator* coordinator) { coordinator_ = coordinator; }
 
   // Classifies the request (for metrics) and answers it.
   boost::asio::awaitable<Response> Handle(const Request& request, Route& route);
@@ -64,7 +71,7 @@ class Api {
   boost::asio::awaitable<Response> HandleKvItem(const Request& request, const Auth& auth,
                                                 std::string_view path);
   boost::asio::awaitable<Response> HandleBatch(const Request& request, const Auth& auth);
-  Response HandleList(const Request& request, const Auth& auth);
+  boost::asio::awaitable<Response> HandleList(const Request& request, const Auth& auth);
   Response HandleZoneListing(const Request& request, const Auth& auth, const QueryParams& query);
   boost::asio::awaitable<Response> HandleRecords(const Request& request, const Auth& auth,
                                                  std::string_view path);
@@ -73,12 +80,14 @@ class Api {
   boost::asio::awaitable<Response> HandleCluster(const Request& request, const Auth& auth,
                                                  std::string_view path);
   nlohmann::json ClusterStatusJson() const;
+  Response HandleOwners(const Request& request, std::string_view path);
   Response HandleMetrics(const Request& request);
   void RegisterStorageMetrics();
 
   KvService& kv_;
   records::RecordService* records_;
   ClusterControl* cluster_ = nullptr;
+  replication::Coordinator* coordinator_ = nullptr;
   Hlc& hlc_;
   MetricsRegistry& registry_;
   HttpMetrics& metrics_;

@@ -1,11 +1,17 @@
 // /v1/cluster/members, /v1/cluster/join, /v1/cluster/leave,
 // /v1/cluster/keyring and the cluster fields of /v1/cluster/status
 // (docs/api.md, "Cluster").
+#include <fmt/format.h>
+
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/encoding.h"
 #include "frontend/http/api.h"
 #include "frontend/http/api_internal.h"
+#include "frontend/http/request_target.h"
+#include "replication/coordinator.h"
 
 namespace meshkv::http {
 namespace {
@@ -132,7 +138,75 @@ json Api::ClusterStatusJson() const {
       {"found", s.srv_found},
       {"last_error", OptionalString(s.srv_last_error)}};
   out["srv"] = std::move(srv);
+  if (coordinator_ != nullptr) {
+    replication::OwnershipState ownership = coordinator_->Ownership();
+    json counts = json::object();
+    for (auto state : {replication::OwnerState::kPending, replication::OwnerState::kNormal,
+                       replication::OwnerState::kLeaving, replication::OwnerState::kRemoved}) {
+      counts[replication::OwnerStateName(state)] = 0;
+    }
+    for (const auto& [node, record] : ownership.records()) {
+      counts[replication::OwnerStateName(record.state)] =
+          counts[replication::OwnerStateName(record.state)].get<int>() + 1;
+    }
+    auto self = ownership.Find(s.self);
+    out["ownership"] =
+        json{{"self", self ? json(replication::OwnerStateName(self->state)) : json(nullptr)},
+             {"nodes", std::move(counts)},
+             {"digest", fmt::format("{:016x}", ownership.Digest())}};
+  }
   return out;
+}
+
+// GET /v1/owners/{key}?ns=: the key's partition, its replicas (highest rank
+// first) with their liveness and ownership state, and pending replicas.
+Response Api::HandleOwners(const Request& request, std::string_view path) {
+  const unsigned version = request.version();
+  if (coordinator_ == nullptr) {
+    return StatusResponse(version, FailedPrecondition("this node runs without [cluster]: every "
+                                                      "key lives on this node alone"));
+  }
+  auto target = ParseRequestTarget(request.target());
+  if (!target.ok()) return StatusResponse(version, target.status());
+  auto key = PercentDecode(path.substr(std::string_view("/v1/owners/").size()));
+  if (!key.ok()) return StatusResponse(version, key.status());
+  if (key->empty()) return StatusResponse(version, InvalidArgument("key must not be empty"));
+  std::string ns = "default";
+  for (const auto& [name, value] : target->query) {
+    if (name != "ns") {
+      return StatusResponse(version,
+                            InvalidArgument("unknown query parameter '" + name + "'; allowed: ns"));
+    }
+    ns = value;
+  }
+  const NamespaceSpec* spec = kv_.FindNamespace(ns);
+  if (spec == nullptr) {
+    return StatusResponse(version, NotFound("namespace '" + ns + "' is not configured"));
+  }
+  replication::KeyPlacement placement = coordinator_->PlacementOf(*spec, *key);
+  replication::OwnershipState ownership = coordinator_->Ownership();
+  std::map<NodeId, std::string> liveness;
+  for (const membership::Member& m : cluster_->Members()) {
+    liveness[m.meta.id] = std::string(membership::MemberStateName(m.state));
+  }
+  auto describe = [&](const std::vector<NodeId>& nodes) {
+    json out = json::array();
+    for (NodeId n : nodes) {
+      auto record = ownership.Find(n);
+      out.push_back(json{{"id", n.ToString()},
+                         {"state", liveness.count(n) ? json(liveness[n]) : json("unknown")},
+                         {"owner_state", record ? json(replication::OwnerStateName(record->state))
+                                                : json(nullptr)}});
+    }
+    return out;
+  };
+  json body{{"ns", ns},
+            {"partition", placement.partition.value()},
+            {"replicas", describe(placement.replicas)},
+            {"pending_replicas", describe(placement.pending_replicas)}};
+  if (IsValidUtf8(*key)) body["key"] = *key;
+  body["key_b64"] = Base64Encode(*key);
+  return JsonResponse(version, bhttp::status::ok, body);
 }
 
 boost::asio::awaitable<Response> Api::HandleCluster(const Request& request, const Auth& auth,
@@ -144,6 +218,7 @@ boost::asio::awaitable<Response> Api::HandleCluster(const Request& request, cons
   if (cluster_ == nullptr) {
     co_return StatusResponse(version, FailedPrecondition("no cluster layer in this process"));
   }
+  if (path.starts_with("/v1/owners/")) co_return HandleOwners(request, path);
   if (path == "/v1/cluster/members") {
     // Member state times are on the membership's monotonic clock.
     const int64_t now = SteadyClock().NowMillis();

@@ -7,9 +7,8 @@
 // must be thread-safe: Records() and generation() are called from every DNS
 // thread.
 //
-// Today NodeDiscoveryRecords() publishes this node only; the membership issue
-// plugs in a source over the live member list and bumps generation() when the
-// list changes.
+// The node wiring (server/node.cc) publishes the live member list through
+// this seam and bumps generation() when the list changes.
 #pragma once
 
 #include <atomic>
@@ -48,10 +47,10 @@ class StaticRecordSource final : public SyntheticRecordSource {
   Builder build_;
 };
 
-// The discovery records of one node in `zone` (DESIGN.md, service discovery):
+// The discovery records of one member in `zone` (DESIGN.md, service discovery):
 //   _meshkv._tcp.<zone>  SRV 0 0 <port> <node_label>.nodes.<zone>
 //   <node_label>.nodes.<zone>  A or AAAA <address>
-// `port` is the node's HTTP port until the cluster port exists. Nothing is
+// `address` and `port` are the member's cluster (peer RPC) address. Nothing is
 // published when `address` is unspecified (0.0.0.0, ::), since the SRV target
 // would have no address, nor when the names would be invalid.
 std::vector<records::Record> NodeDiscoveryRecords(const Name& zone, std::string_view node_label,

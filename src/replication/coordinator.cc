@@ -1,0 +1,759 @@
+#include "replication/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "replication/replication.pb.h"
+
+namespace meshkv::replication {
+namespace {
+
+using transport::MessageType;
+
+constexpr size_t kMaxEntriesPerRequest = 10'000;
+constexpr size_t kMaxKeysPerRead = 10'000;
+constexpr uint32_t kMaxScanLimit = 10'000;
+
+std::string EncodeWrite(const std::string& ns, const std::vector<KeyEntry>& entries) {
+  wire::WriteRequest request;
+  request.set_ns(ns);
+  for (const KeyEntry& e : entries) {
+    wire::KeyEntry* out = request.add_entries();
+    out->set_key(e.key);
+    out->set_entry(EncodeEntry(e.entry));
+  }
+  return request.SerializeAsString();
+}
+
+// Entries of a reply or request, decoded and checked.
+Result<std::vector<KeyEntry>> DecodeEntries(
+    const google::protobuf::RepeatedPtrField<wire::KeyEntry>& in) {
+  std::vector<KeyEntry> out;
+  out.reserve(in.size());
+  for (const wire::KeyEntry& e : in) {
+    MESHKV_RETURN_IF_ERROR(ValidateKey(e.key()));
+    auto entry = DecodeEntry(e.entry());
+    if (!entry.ok())
+      return InvalidArgument("entry of a key does not decode: " + entry.status().message());
+    out.push_back(KeyEntry{e.key(), std::move(*entry)});
+  }
+  return out;
+}
+
+std::string NodeList(const std::vector<NodeId>& nodes) {
+  std::string out;
+  for (NodeId n : nodes) out += (out.empty() ? "" : ", ") + n.ToString();
+  return out;
+}
+
+}  // namespace
+
+// OK when `nodes` hold, for every partition, the replicas `consistency` needs.
+Status CheckCoverage(const PartitionTable& table, uint32_t partitions,
+                     const std::vector<NodeId>& nodes, Consistency consistency) {
+  const std::set<NodeId> up(nodes.begin(), nodes.end());
+  for (uint32_t i = 0; i < partitions; ++i) {
+    const auto& replicas = table.Replicas(PartitionId(i));
+    size_t present = 0;
+    for (NodeId n : replicas) present += up.count(n);
+    const size_t needed = RequiredReplies(consistency, replicas.size());
+    if (present < needed) {
+      return Unavailable("listing needs " + std::to_string(needed) +
+                         " reachable replicas of every partition; partition " + std::to_string(i) +
+                         " has " + std::to_string(present) + " of [" + NodeList(replicas) + "]");
+    }
+  }
+  return Status::Ok();
+}
+
+size_t RequiredReplies(Consistency consistency, size_t replicas) {
+  if (replicas == 0) return 1;  // nothing can answer: always unreachable
+  switch (consistency) {
+    case Consistency::kOne:
+      return 1;
+    case Consistency::kQuorum:
+      return replicas / 2 + 1;
+    case Consistency::kAll:
+      return replicas;
+  }
+  return replicas;
+}
+
+// Placement for one ownership state: the partition tables of every
+// replication factor in use, for the current and the future owner sets.
+struct Coordinator::View {
+  OwnershipState ownership;
+  std::map<int, PartitionTable> current;  // replicas -> table over Owners()
+  std::map<int, PartitionTable> future;   // replicas -> table over FutureOwners()
+  uint32_t partitions = kDefaultPartitions;
+
+  const std::vector<NodeId>& Replicas(const NamespaceSpec& ns, PartitionId p) const {
+    return current.at(ns.replicas).Replicas(p);
+  }
+  const std::vector<NodeId>& FutureReplicas(const NamespaceSpec& ns, PartitionId p) const {
+    return future.at(ns.replicas).Replicas(p);
+  }
+};
+
+Coordinator::Coordinator(KvService& local, PeerChannel& peers, HintStore* hints,
+                         CoordinatorOptions options, MetricsRegistry* metrics)
+    : local_(local),
+      peers_(peers),
+      hints_(hints),
+      options_(options),
+      self_(local.node_id()),
+      replay_limiter_(local.clock(), options.hint_replay_bytes_per_second,
+                      options.hint_replay_bytes_per_second) {
+  if (metrics != nullptr) {
+    writes_ = metrics->GetCounter("meshkv_coordinator_writes_total", "Writes coordinated here");
+    write_failures_ = metrics->GetCounter("meshkv_coordinator_write_unavailable_total",
+                                          "Coordinated writes that missed their consistency level");
+    reads_ = metrics->GetCounter("meshkv_coordinator_reads_total", "Reads coordinated here");
+    read_failures_ = metrics->GetCounter("meshkv_coordinator_read_unavailable_total",
+                                         "Coordinated reads that missed their consistency level");
+    read_repairs_ = metrics->GetCounter("meshkv_read_repairs_total",
+                                        "Replicas repaired by quorum reads (entries sent)");
+    hinted_ = metrics->GetCounter("meshkv_coordinator_hinted_entries_total",
+                                  "Entries stored as hints for replicas that did not acknowledge");
+    refused_entries_ = metrics->GetCounter(
+        "meshkv_replica_refused_requests_total",
+        "Replication requests refused by this replica (bad input, skew, policy)");
+  }
+  Rebuild();
+}
+
+// ---- ownership ------------------------------------------------------------------
+
+void Coordinator::Rebuild() {
+  auto view = std::make_shared<View>();
+  {
+    std::lock_guard lock(mu_);
+    view->ownership = ownership_;
+  }
+  view->partitions = options_.partitions;
+  const std::vector<NodeId> owners = view->ownership.Owners();
+  const std::vector<NodeId> future = view->ownership.FutureOwners();
+  for (const NamespaceSpec& ns : local_.namespaces()) {
+    if (view->current.count(ns.replicas)) continue;
+    view->current.emplace(ns.replicas,
+                          PartitionTable::Build(owners, ns.replicas, options_.partitions));
+    view->future.emplace(ns.replicas,
+                         PartitionTable::Build(future, ns.replicas, options_.partitions));
+  }
+  std::lock_guard lock(mu_);
+  if (view->ownership == ownership_) view_ = std::move(view);
+}
+
+std::shared_ptr<const Coordinator::View> Coordinator::CurrentView() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+OwnershipState Coordinator::Ownership() const {
+  std::lock_guard lock(mu_);
+  return ownership_;
+}
+
+bool Coordinator::MergeOwnership(const OwnershipState& other) {
+  OwnershipState after;
+  std::vector<std::function<void(const OwnershipState&)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    if (!ownership_.Merge(other)) return false;
+    after = ownership_;
+    listeners = listeners_;
+  }
+  Rebuild();
+  for (auto& listener : listeners) listener(after);
+  return true;
+}
+
+void Coordinator::SetSelfState(OwnerState state) {
+  OwnershipState after;
+  std::vector<std::function<void(const OwnershipState&)>> listeners;
+  {
+    std::lock_guard lock(mu_);
+    ownership_.Set(self_, state);
+    after = ownership_;
+    listeners = listeners_;
+  }
+  spdlog::info("replication: this node is now {} (ownership digest {:016x})", OwnerStateName(state),
+               after.Digest());
+  Rebuild();
+  for (auto& listener : listeners) listener(after);
+}
+
+void Coordinator::OnOwnershipChange(std::function<void(const OwnershipState&)> listener) {
+  std::lock_guard lock(mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+KeyPlacement Coordinator::PlacementOf(const NamespaceSpec& ns, std::string_view key) const {
+  auto view = CurrentView();
+  KeyPlacement placement;
+  placement.partition = PartitionOf(ns.name, key, view->partitions);
+  placement.replicas = view->Replicas(ns, placement.partition);
+  for (NodeId n : view->FutureReplicas(ns, placement.partition)) {
+    if (std::find(placement.replicas.begin(), placement.replicas.end(), n) ==
+        placement.replicas.end()) {
+      placement.pending_replicas.push_back(n);
+    }
+  }
+  return placement;
+}
+
+// ---- writes -----------------------------------------------------------------------
+
+void Coordinator::ApplyLocalEntries(const std::string& ns, std::vector<KeyEntry> entries,
+                                    std::function<void(Status)> done) {
+  WriteBatch batch;
+  batch.reserve(entries.size());
+  for (KeyEntry& e : entries) batch.push_back(WriteOp{ns, std::move(e.key), std::move(e.entry)});
+  local_.ApplyLocal(std::move(batch), std::move(done));
+}
+
+void Coordinator::SendWrite(NodeId node, const std::string& ns, std::vector<KeyEntry> entries,
+                            std::function<void(Status)> done) {
+  if (node == self_) return ApplyLocalEntries(ns, std::move(entries), std::move(done));
+  if (!peers_.IsLive(node)) {
+    return done(Unavailable("node " + node.ToString() + " is down"));
+  }
+  peers_.Call(node, MessageType::kReplicaWrite, EncodeWrite(ns, entries),
+              options_.request_deadline_ms,
+              [done = std::move(done)](Result<std::string> reply) { done(reply.status()); });
+}
+
+void Coordinator::Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries) {
+  if (hints_ == nullptr || node == self_) return;
+  for (const KeyEntry& e : entries) {
+    Status added = hints_->Add(node, ns, e.key, EncodeEntry(e.entry));
+    if (!added.ok()) {
+      spdlog::warn("replication: cannot store a hint for {}: {}", node.ToString(), added.message());
+      return;
+    }
+    if (hinted_) hinted_->Increment();
+  }
+}
+
+void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency consistency,
+                        std::function<void(Status)> done) {
+  if (writes_) writes_->Increment();
+  auto view = CurrentView();
+  struct KeyState {
+    std::vector<NodeId> current;
+    size_t needed = 0;
+    size_t acks = 0;
+  };
+  struct Pending {
+    std::mutex mu;
+    std::vector<KeyState> keys;
+    size_t keys_short;  // keys below their W
+    size_t calls_left = 0;
+    bool answered = false;
+    std::vector<std::string> failures;
+    std::function<void(Status)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->keys.resize(batch.size());
+  std::map<NodeId, std::vector<size_t>> by_node;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const PartitionId p = PartitionOf(ns.name, batch[i].key, view->partitions);
+    KeyState& key = pending->keys[i];
+    key.current = view->Replicas(ns, p);
+    key.needed = RequiredReplies(consistency, key.current.size());
+    if (key.current.empty()) {
+      return done(Unavailable("no node owns namespace '" + ns.name +
+                              "' yet (the cluster has no owners); wait for the node to join, see "
+                              "GET /v1/cluster/status"));
+    }
+    for (NodeId n : key.current) by_node[n].push_back(i);
+    for (NodeId n : view->FutureReplicas(ns, p)) {
+      auto& list = by_node[n];
+      if (list.empty() || list.back() != i) list.push_back(i);
+    }
+  }
+  pending->keys_short = batch.size();
+  pending->calls_left = by_node.size();
+  pending->done = std::move(done);
+  const std::string ns_name = ns.name;
+  const auto describe_failure = [](Pending& p) {
+    size_t short_keys = 0;
+    std::string example;
+    for (const KeyState& k : p.keys) {
+      if (k.acks >= k.needed) continue;
+      if (short_keys++ == 0) {
+        example = "got " + std::to_string(k.acks) + " of " + std::to_string(k.needed) +
+                  " required acknowledgements from replicas [" + NodeList(k.current) + "]";
+      }
+    }
+    std::string message = "consistency level not reached for " + std::to_string(short_keys) +
+                          " of " + std::to_string(p.keys.size()) + " keys (" + example + ")";
+    if (!p.failures.empty()) {
+      message += "; failures:";
+      for (const std::string& f : p.failures) message += " [" + f + "]";
+    }
+    return message +
+           "; the write may be applied on some replicas and will spread when they recover";
+  };
+  for (auto& [node, indexes] : by_node) {
+    std::vector<KeyEntry> entries;
+    entries.reserve(indexes.size());
+    for (size_t i : indexes) entries.push_back(KeyEntry{batch[i].key, batch[i].entry});
+    auto sent = std::make_shared<std::vector<KeyEntry>>(entries);
+    SendWrite(
+        node, ns_name, std::move(entries),
+        [this, pending, node, indexes = indexes, sent, ns_name, describe_failure](Status status) {
+          std::function<void(Status)> answer;
+          Status result;
+          {
+            std::lock_guard lock(pending->mu);
+            if (status.ok()) {
+              for (size_t i : indexes) {
+                KeyState& k = pending->keys[i];
+                if (std::find(k.current.begin(), k.current.end(), node) == k.current.end()) {
+                  continue;  // a pending owner: gets the data, does not count
+                }
+                if (++k.acks == k.needed) --pending->keys_short;
+              }
+            } else {
+              pending->failures.push_back(node.ToString() + ": " + status.message());
+            }
+            --pending->calls_left;
+            if (!pending->answered && pending->keys_short == 0) {
+              pending->answered = true;
+              answer = std::move(pending->done);
+              result = Status::Ok();
+            } else if (!pending->answered && pending->calls_left == 0) {
+              pending->answered = true;
+              answer = std::move(pending->done);
+              result = Unavailable(describe_failure(*pending));
+            }
+          }
+          if (!status.ok()) Hint(node, ns_name, *sent);
+          if (answer) {
+            if (!result.ok() && write_failures_) write_failures_->Increment();
+            answer(result);
+          }
+        });
+  }
+}
+
+// ---- reads ------------------------------------------------------------------------
+
+void Coordinator::Read(const NamespaceSpec& ns, std::string key, Consistency consistency,
+                       std::function<void(Result<std::optional<Entry>>)> done) {
+  if (reads_) reads_->Increment();
+  auto view = CurrentView();
+  const PartitionId p = PartitionOf(ns.name, key, view->partitions);
+  const std::vector<NodeId> replicas = view->Replicas(ns, p);
+  const size_t needed = RequiredReplies(consistency, replicas.size());
+  std::vector<NodeId> live;
+  for (NodeId n : replicas) {
+    if (n == self_ || peers_.IsLive(n)) live.push_back(n);
+  }
+  if (replicas.empty() || live.size() < needed) {
+    if (read_failures_) read_failures_->Increment();
+    return done(Unavailable("consistency level needs " + std::to_string(needed) + " of the " +
+                            std::to_string(replicas.size()) + " replicas [" + NodeList(replicas) +
+                            "] but only " + std::to_string(live.size()) +
+                            " are alive; retry, or read with consistency=one"));
+  }
+  struct Pending {
+    std::mutex mu;
+    size_t needed;
+    size_t replies = 0;  // successful
+    size_t outstanding;
+    bool answered = false;
+    std::optional<Entry> best;
+    std::vector<std::pair<NodeId, std::optional<Entry>>> seen;
+    std::vector<std::string> failures;
+    std::function<void(Result<std::optional<Entry>>)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->needed = needed;
+  pending->outstanding = live.size();
+  pending->done = std::move(done);
+  const std::string ns_name = ns.name;
+
+  auto on_reply = [this, pending, ns_name, key](NodeId node, Result<std::optional<Entry>> entry) {
+    std::function<void(Result<std::optional<Entry>>)> answer;
+    Result<std::optional<Entry>> result = std::optional<Entry>();
+    std::vector<std::pair<NodeId, std::optional<Entry>>> to_repair;
+    std::optional<Entry> best;
+    {
+      std::lock_guard lock(pending->mu);
+      if (entry.ok()) {
+        ++pending->replies;
+        if (entry->has_value()) {
+          pending->best = pending->best ? Merge(*pending->best, **entry) : **entry;
+        }
+        pending->seen.emplace_back(node, std::move(*entry));
+      } else {
+        pending->failures.push_back(node.ToString() + ": " + entry.status().message());
+      }
+      --pending->outstanding;
+      if (!pending->answered && pending->replies >= pending->needed) {
+        pending->answered = true;
+        answer = std::move(pending->done);
+        result = pending->best;
+      } else if (!pending->answered && pending->outstanding == 0) {
+        pending->answered = true;
+        answer = std::move(pending->done);
+        std::string message = "got " + std::to_string(pending->replies) + " of " +
+                              std::to_string(pending->needed) + " required replica answers;";
+        for (const std::string& f : pending->failures) message += " [" + f + "]";
+        result = Unavailable(message);
+      }
+      if (pending->outstanding == 0 && pending->best) {
+        // Read repair: every replica that answered with something older.
+        best = pending->best;
+        for (auto& [n, e] : pending->seen) {
+          if (!e || e->version < best->version) to_repair.emplace_back(n, e);
+        }
+      }
+    }
+    if (answer) {
+      if (!result.ok() && read_failures_) read_failures_->Increment();
+      answer(std::move(result));
+    }
+    for (auto& [n, stale] : to_repair) {
+      if (read_repairs_) read_repairs_->Increment();
+      SendWrite(n, ns_name, {KeyEntry{key, *best}}, [n, key](Status s) {
+        if (!s.ok())
+          spdlog::debug("replication: read repair of {} failed: {}", n.ToString(), s.message());
+      });
+    }
+  };
+
+  wire::ReadRequest request;
+  request.set_ns(ns_name);
+  request.add_keys(key);
+  const std::string payload = request.SerializeAsString();
+  for (NodeId node : live) {
+    if (node == self_) {
+      on_reply(node, local_.GetRaw(ns_name, key));
+      continue;
+    }
+    peers_.Call(node, MessageType::kReplicaRead, payload, options_.request_deadline_ms,
+                [on_reply, node](Result<std::string> reply) {
+                  if (!reply.ok()) return on_reply(node, reply.status());
+                  wire::ReadReply decoded;
+                  if (!decoded.ParseFromString(*reply)) {
+                    return on_reply(node, InvalidArgument("read reply does not parse"));
+                  }
+                  auto entries = DecodeEntries(decoded.entries());
+                  if (!entries.ok()) return on_reply(node, entries.status());
+                  if (entries->empty()) return on_reply(node, std::optional<Entry>());
+                  on_reply(node, std::optional<Entry>(std::move(entries->front().entry)));
+                });
+  }
+}
+
+// ---- scans ------------------------------------------------------------------------
+
+void Coordinator::Scan(const NamespaceSpec& ns, ScanOptions options, Consistency consistency,
+                       std::function<void(Result<ScanPage>)> done) {
+  auto view = CurrentView();
+  const std::vector<NodeId> owners = view->ownership.Owners();
+  std::vector<NodeId> live;
+  for (NodeId n : owners) {
+    if (n == self_ || peers_.IsLive(n)) live.push_back(n);
+  }
+  if (owners.empty()) return done(Unavailable("no node owns namespace '" + ns.name + "' yet"));
+  // Every partition must have enough live replicas for the consistency level.
+  const PartitionTable& table = view->current.at(ns.replicas);
+  if (live.size() < owners.size()) {
+    if (Status covered = CheckCoverage(table, view->partitions, live, consistency); !covered.ok()) {
+      return done(covered);
+    }
+  }
+  options.include_dead = true;
+  options.limit = std::min<size_t>(std::max<size_t>(options.limit, 1), kMaxScanLimit);
+  struct Pending {
+    std::mutex mu;
+    size_t outstanding;
+    std::map<std::string, Entry> merged;
+    std::optional<std::string> cut;  // smallest last key among pages that had more
+    std::vector<std::string> failures;
+    std::vector<NodeId> answered;
+    std::function<void(Result<ScanPage>)> done;
+    size_t limit;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->outstanding = live.size();
+  pending->done = std::move(done);
+  pending->limit = options.limit;
+  auto on_reply = [pending, view, &table, partitions = view->partitions, consistency](
+                      NodeId node, Result<ScanPage> page) {
+    std::function<void(Result<ScanPage>)> answer;
+    Result<ScanPage> result = ScanPage{};
+    {
+      std::lock_guard lock(pending->mu);
+      if (page.ok()) {
+        for (KeyEntry& item : page->items) {
+          auto [it, inserted] = pending->merged.emplace(item.key, item.entry);
+          if (!inserted) it->second = Merge(it->second, item.entry);
+        }
+        if (page->more && !page->items.empty()) {
+          const std::string& last = page->items.back().key;
+          if (!pending->cut || last < *pending->cut) pending->cut = last;
+        }
+        pending->answered.push_back(node);
+      } else {
+        pending->failures.push_back(node.ToString() + ": " + page.status().message());
+      }
+      if (--pending->outstanding > 0) return;
+      answer = std::move(pending->done);
+      // Owners that failed are fine as long as those that answered hold
+      // enough replicas of every partition.
+      Status covered = pending->failures.empty()
+                           ? Status::Ok()
+                           : CheckCoverage(table, partitions, pending->answered, consistency);
+      if (!covered.ok()) {
+        std::string message = covered.message() + "; failures:";
+        for (const std::string& f : pending->failures) message += " [" + f + "]";
+        result = Unavailable(message);
+      } else {
+        ScanPage out;
+        for (auto& [key, entry] : pending->merged) {
+          if (pending->cut && key > *pending->cut) break;
+          if (out.items.size() == pending->limit) {
+            out.more = true;
+            break;
+          }
+          out.items.push_back(KeyEntry{key, std::move(entry)});
+        }
+        if (pending->cut) out.more = true;
+        result = std::move(out);
+      }
+    }
+    answer(std::move(result));
+  };
+  wire::ScanRequest request;
+  request.set_ns(ns.name);
+  request.set_prefix(options.prefix);
+  request.set_start_after(options.start_after);
+  request.set_limit(static_cast<uint32_t>(options.limit));
+  request.set_keys_only(options.keys_only);
+  const std::string payload = request.SerializeAsString();
+  for (NodeId node : live) {
+    if (node == self_) {
+      on_reply(node, local_.store().Scan(ns.name, options));
+      continue;
+    }
+    peers_.Call(node, MessageType::kReplicaScan, payload, options_.request_deadline_ms,
+                [on_reply, node](Result<std::string> reply) {
+                  if (!reply.ok()) return on_reply(node, reply.status());
+                  wire::ScanReply decoded;
+                  if (!decoded.ParseFromString(*reply)) {
+                    return on_reply(node, InvalidArgument("scan reply does not parse"));
+                  }
+                  auto entries = DecodeEntries(decoded.entries());
+                  if (!entries.ok()) return on_reply(node, entries.status());
+                  ScanPage page;
+                  page.items = std::move(*entries);
+                  page.more = decoded.more();
+                  on_reply(node, std::move(page));
+                });
+  }
+}
+
+// ---- replica side ---------------------------------------------------------------
+
+void Coordinator::HandleWrite(NodeId from, std::string payload,
+                              std::function<void(Result<std::string>)> reply) {
+  auto refuse = [this, &reply, from](Status status) {
+    if (refused_entries_) refused_entries_->Increment();
+    spdlog::warn("replication: refused a write from {}: {}", from.ToString(), status.message());
+    reply(status);
+  };
+  wire::WriteRequest request;
+  if (!request.ParseFromString(payload)) return refuse(InvalidArgument("write does not parse"));
+  const NamespaceSpec* spec = local_.FindNamespace(request.ns());
+  if (spec == nullptr) {
+    return refuse(NotFound("namespace '" + request.ns() + "' is not configured on this node"));
+  }
+  if (static_cast<size_t>(request.entries_size()) > kMaxEntriesPerRequest) {
+    return refuse(InvalidArgument("more than " + std::to_string(kMaxEntriesPerRequest) +
+                                  " entries in one write"));
+  }
+  auto entries = DecodeEntries(request.entries());
+  if (!entries.ok()) return refuse(entries.status());
+  WriteBatch batch;
+  batch.reserve(entries->size());
+  for (KeyEntry& e : *entries) {
+    if (static_cast<int64_t>(e.entry.value.size()) > spec->max_value_bytes) {
+      return refuse(ResourceExhausted("value of " + std::to_string(e.entry.value.size()) +
+                                      " bytes is above namespace '" + spec->name + "''s limit"));
+    }
+    if (Status observed = local_.hlc().Observe(e.entry.version.timestamp); !observed.ok()) {
+      return refuse(observed);
+    }
+    if (spec->sync_policy == SyncPolicy::kPrimaryWriter &&
+        std::find(spec->writers.begin(), spec->writers.end(), e.entry.version.origin) ==
+            spec->writers.end()) {
+      continue;  // not from an allowed writer: dropped (DESIGN.md, sync policy)
+    }
+    batch.push_back(WriteOp{spec->name, std::move(e.key), std::move(e.entry)});
+  }
+  local_.ApplyLocal(std::move(batch), [reply = std::move(reply)](Status s) {
+    if (!s.ok()) return reply(s);
+    reply(wire::WriteReply().SerializeAsString());
+  });
+}
+
+void Coordinator::HandleRead(NodeId from, std::string payload,
+                             std::function<void(Result<std::string>)> reply) {
+  wire::ReadRequest request;
+  if (!request.ParseFromString(payload)) return reply(InvalidArgument("read does not parse"));
+  if (local_.FindNamespace(request.ns()) == nullptr) {
+    return reply(NotFound("namespace '" + request.ns() + "' is not configured on this node"));
+  }
+  if (static_cast<size_t>(request.keys_size()) > kMaxKeysPerRead) {
+    return reply(InvalidArgument("too many keys in one read"));
+  }
+  wire::ReadReply out;
+  for (const std::string& key : request.keys()) {
+    if (Status valid = ValidateKey(key); !valid.ok()) return reply(valid);
+    auto entry = local_.GetRaw(request.ns(), key);
+    if (!entry.ok()) return reply(entry.status());
+    if (!entry->has_value()) continue;
+    wire::KeyEntry* e = out.add_entries();
+    e->set_key(key);
+    e->set_entry(EncodeEntry(**entry));
+  }
+  reply(out.SerializeAsString());
+}
+
+void Coordinator::HandleScan(NodeId from, std::string payload,
+                             std::function<void(Result<std::string>)> reply) {
+  wire::ScanRequest request;
+  if (!request.ParseFromString(payload)) return reply(InvalidArgument("scan does not parse"));
+  if (local_.FindNamespace(request.ns()) == nullptr) {
+    return reply(NotFound("namespace '" + request.ns() + "' is not configured on this node"));
+  }
+  ScanOptions options;
+  options.prefix = request.prefix();
+  options.start_after = request.start_after();
+  options.limit = std::clamp<uint32_t>(request.limit(), 1, kMaxScanLimit);
+  options.include_dead = true;
+  options.keys_only = request.keys_only();
+  auto page = local_.store().Scan(request.ns(), options);
+  if (!page.ok()) return reply(page.status());
+  wire::ScanReply out;
+  for (const KeyEntry& item : page->items) {
+    wire::KeyEntry* e = out.add_entries();
+    e->set_key(item.key);
+    e->set_entry(EncodeEntry(item.entry));
+  }
+  out.set_more(page->more);
+  reply(out.SerializeAsString());
+}
+
+// ---- catching up ------------------------------------------------------------------
+
+void Coordinator::CatchUp(std::function<void(Status)> done) {
+  CatchUpFrom(0, "", std::make_shared<uint64_t>(0), std::move(done));
+}
+
+void Coordinator::CatchUpFrom(size_t ns_index, std::string start_after,
+                              std::shared_ptr<uint64_t> merged, std::function<void(Status)> done) {
+  const std::vector<NamespaceSpec>& namespaces = local_.namespaces();
+  if (ns_index >= namespaces.size()) {
+    spdlog::info("replication: caught up, {} entries streamed in", *merged);
+    return done(Status::Ok());
+  }
+  const NamespaceSpec& ns = namespaces[ns_index];
+  ScanOptions options;
+  options.start_after = start_after;
+  options.limit = 1000;
+  Scan(ns, options, Consistency::kOne,
+       [this, ns_index, merged, done = std::move(done), &ns](Result<ScanPage> page) mutable {
+         if (!page.ok()) return done(page.status());
+         auto view = CurrentView();
+         WriteBatch batch;
+         std::string last;
+         for (KeyEntry& item : page->items) {
+           last = item.key;
+           const auto& future =
+               view->FutureReplicas(ns, PartitionOf(ns.name, item.key, view->partitions));
+           if (std::find(future.begin(), future.end(), self_) == future.end()) continue;
+           batch.push_back(WriteOp{ns.name, std::move(item.key), std::move(item.entry)});
+         }
+         *merged += batch.size();
+         const bool more = page->more && !last.empty();
+         local_.ApplyLocal(std::move(batch), [this, ns_index, more, last, merged,
+                                              done = std::move(done)](Status s) mutable {
+           if (!s.ok()) return done(s);
+           if (more) return CatchUpFrom(ns_index, last, merged, std::move(done));
+           CatchUpFrom(ns_index + 1, "", merged, std::move(done));
+         });
+       });
+}
+
+// ---- hints ------------------------------------------------------------------------
+
+void Coordinator::ReplayHints() {
+  if (hints_ == nullptr) return;
+  if (auto expired = hints_->DropExpired(); !expired.ok()) {
+    spdlog::warn("replication: dropping expired hints failed: {}", expired.status().message());
+  }
+  for (NodeId target : hints_->Targets()) {
+    if (!peers_.IsLive(target)) continue;
+    if (replay_limiter_.Available() <= 0) return;  // rate limit: the rest next round
+    {
+      std::lock_guard lock(mu_);
+      if (!replaying_.insert(target).second) continue;  // last batch still in flight
+    }
+    auto batch = hints_->Peek(target, options_.hint_replay_batch_bytes);
+    if (!batch.ok() || batch->empty()) {
+      std::lock_guard lock(mu_);
+      replaying_.erase(target);
+      continue;
+    }
+    std::map<std::string, std::vector<KeyEntry>> by_ns;
+    std::map<std::string, std::vector<uint64_t>> seqs;
+    std::vector<uint64_t> undecodable;
+    int64_t bytes = 0;
+    for (replication::Hint& hint : *batch) {
+      bytes += static_cast<int64_t>(hint.key.size() + hint.entry.size());
+      auto entry = DecodeEntry(hint.entry);
+      if (!entry.ok()) {
+        undecodable.push_back(hint.seq);
+        continue;
+      }
+      seqs[hint.ns].push_back(hint.seq);
+      by_ns[hint.ns].push_back(KeyEntry{std::move(hint.key), std::move(*entry)});
+    }
+    if (!undecodable.empty()) (void)hints_->Remove(target, undecodable);
+    replay_limiter_.Consume(bytes);
+    auto outstanding = std::make_shared<std::atomic<size_t>>(by_ns.size());
+    if (by_ns.empty()) {
+      std::lock_guard lock(mu_);
+      replaying_.erase(target);
+      continue;
+    }
+    for (auto& [ns, entries] : by_ns) {
+      peers_.Call(target, MessageType::kReplicaWrite, EncodeWrite(ns, entries),
+                  options_.request_deadline_ms,
+                  [this, target, outstanding, done_seqs = seqs[ns]](Result<std::string> reply) {
+                    if (reply.ok()) {
+                      Status removed = hints_->Remove(target, done_seqs);
+                      if (!removed.ok()) {
+                        spdlog::warn("replication: cannot remove replayed hints: {}",
+                                     removed.message());
+                      }
+                    }  // else: retried on a later round
+                    if (outstanding->fetch_sub(1) == 1) {
+                      std::lock_guard lock(mu_);
+                      replaying_.erase(target);
+                    }
+                  });
+    }
+  }
+}
+
+}  // namespace meshkv::replication

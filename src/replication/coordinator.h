@@ -1,0 +1,156 @@
+// Coordinator: any node coordinates any request (DESIGN.md, Request path).
+//
+// For a key it computes the partition and the replica set from the ownership
+// state (placement.h), sends the request to every replica in parallel (this
+// node's own replica directly through KvService) and answers after R or W
+// replies:
+//   one = 1, quorum = floor(n/2) + 1, all = n, with n the replica-set size
+//   (capped by the number of owners, so one node serves quorum requests).
+// Writes also go to pending owners (they do not count towards W). A replica
+// that does not acknowledge, or that the failure detector says is down, gets
+// a hint (hints.h) replayed when it is alive again. A quorum read that sees an
+// older (or missing) entry on a replica repairs it in the background. When a
+// consistency level cannot be reached the answer is kUnavailable naming the
+// counts and the replicas' fates, never a silent partial success.
+//
+// Replica side: HandleWrite/HandleRead/HandleScan answer the peer RPCs, after
+// re-validating everything (namespace, key and value sizes, entry encoding,
+// HLC skew, sync policy).
+//
+// Ownership: the coordinator holds this node's copy of the OwnershipState;
+// MergeOwnership() folds in a peer's (kOwnership RPC), SetSelfState() records
+// an explicit act of this node. Changes are persisted through `persist`.
+//
+// Threading: every method may be called from any thread; callbacks run on
+// whatever thread completed the last reply (an RPC thread or the commit
+// thread). Lifecycle: create, SetOwnership..., then serve; destroy after the
+// peer channel has stopped calling back.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/metrics.h"
+#include "base/node_id.h"
+#include "base/status.h"
+#include "replication/hints.h"
+#include "replication/kv_service.h"
+#include "replication/ownership.h"
+#include "replication/placement.h"
+#include "replication/rate_limiter.h"
+#include "transport/rpc.h"
+
+namespace meshkv::replication {
+
+// How the coordinator reaches other nodes (implemented over transport's
+// RpcClient and the member list; a fake in tests and the simulation).
+class PeerChannel {
+ public:
+  virtual ~PeerChannel() = default;
+  // False when the failure detector holds the node dead or left (or unknown).
+  virtual bool IsLive(NodeId node) const = 0;
+  // `done` exactly once, on any thread.
+  virtual void Call(NodeId node, transport::MessageType type, std::string payload,
+                    int64_t deadline_ms, std::function<void(Result<std::string>)> done) = 0;
+};
+
+struct CoordinatorOptions {
+  uint32_t partitions = kDefaultPartitions;
+  int64_t request_deadline_ms = 5'000;  // per replica call
+  size_t hint_replay_batch_bytes = 1 << 20;
+  int64_t hint_replay_bytes_per_second = 16 << 20;  // rate limit of hint replay
+};
+
+// The replicas of one key, for GET /v1/owners/{key}.
+struct KeyPlacement {
+  PartitionId partition;
+  std::vector<NodeId> replicas;          // current replica set, highest rank first
+  std::vector<NodeId> pending_replicas;  // future replicas not yet in the set
+};
+
+class Coordinator final : public ReplicationRouter {
+ public:
+  Coordinator(KvService& local, PeerChannel& peers, HintStore* hints, CoordinatorOptions options,
+              MetricsRegistry* metrics);
+
+  // ---- ReplicationRouter (front ends, through KvService) ----
+  void Write(const NamespaceSpec& ns, WriteBatch batch, Consistency consistency,
+             std::function<void(Status)> done) override;
+  void Read(const NamespaceSpec& ns, std::string key, Consistency consistency,
+            std::function<void(Result<std::optional<Entry>>)> done) override;
+  void Scan(const NamespaceSpec& ns, ScanOptions options, Consistency consistency,
+            std::function<void(Result<ScanPage>)> done) override;
+
+  // ---- replica side (peer RPC handlers) ----
+  void HandleWrite(NodeId from, std::string payload,
+                   std::function<void(Result<std::string>)> reply);
+  void HandleRead(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
+  void HandleScan(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
+
+  // ---- ownership ----
+  OwnershipState Ownership() const;
+  // Folds in a peer's state; true if ours changed.
+  bool MergeOwnership(const OwnershipState& other);
+  void SetSelfState(OwnerState state);
+  // Called (outside locks) after every ownership change, e.g. to persist it.
+  void OnOwnershipChange(std::function<void(const OwnershipState&)> listener);
+  KeyPlacement PlacementOf(const NamespaceSpec& ns, std::string_view key) const;
+
+  // Streams in everything this node will own (it must be pending): pages
+  // through every namespace across the owners and merges the entries whose
+  // future replica set includes this node. `done` once, with the first error.
+  void CatchUp(std::function<void(Status)> done);
+
+  // Sends up to one batch of hints to every live target that has some.
+  // Call periodically (the node does, every second).
+  void ReplayHints();
+
+ private:
+  struct View;
+  std::shared_ptr<const View> CurrentView() const;
+  void Rebuild();
+  void ApplyLocalEntries(const std::string& ns, std::vector<KeyEntry> entries,
+                         std::function<void(Status)> done);
+  void SendWrite(NodeId node, const std::string& ns, std::vector<KeyEntry> entries,
+                 std::function<void(Status)> done);
+  void Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries);
+  void CatchUpFrom(size_t ns_index, std::string start_after, std::shared_ptr<uint64_t> merged,
+                   std::function<void(Status)> done);
+
+  KvService& local_;
+  PeerChannel& peers_;
+  HintStore* hints_;
+  const CoordinatorOptions options_;
+  const NodeId self_;
+
+  mutable std::mutex mu_;
+  OwnershipState ownership_;          // guarded by mu_
+  std::shared_ptr<const View> view_;  // guarded by mu_; replaced on change
+  std::vector<std::function<void(const OwnershipState&)>> listeners_;
+  std::set<NodeId> replaying_;  // guarded by mu_: targets with a hint batch in flight
+  RateLimiter replay_limiter_;
+
+  Counter* writes_ = nullptr;
+  Counter* write_failures_ = nullptr;
+  Counter* reads_ = nullptr;
+  Counter* read_failures_ = nullptr;
+  Counter* read_repairs_ = nullptr;
+  Counter* hinted_ = nullptr;
+  Counter* refused_entries_ = nullptr;
+};
+
+// Replies needed out of `replicas` for `consistency`.
+size_t RequiredReplies(Consistency consistency, size_t replicas);
+// OK when `nodes` hold, for every partition of `table`, the replicas
+// `consistency` needs; else kUnavailable naming a partition that falls short.
+Status CheckCoverage(const PartitionTable& table, uint32_t partitions,
+                     const std::vector<NodeId>& nodes, Consistency consistency);
+
+}  // namespace meshkv::replication

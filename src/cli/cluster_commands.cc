@@ -89,6 +89,16 @@ int RunLeave(const LeaveArgs&, const Invocation& run) {
   return cli::WriteOutput(run, "the node is leaving the cluster and will stop\n");
 }
 
+int RunDecommission(const LeaveArgs&, const Invocation& run) {
+  int exit_code = kExitOk;
+  auto response =
+      cli::CallForSuccess(run, exit_code, false, HttpMethod::kPost, "/v1/cluster/decommission");
+  if (!response) return exit_code;
+  return cli::WriteOutput(run,
+                          "the node is handing its data to the other owners and will then stop; "
+                          "follow it with `meshkv status` (cluster.ownership.rebalance)\n");
+}
+
 struct KeyringArgs {
   CommonArgs common;
   std::string op;  // list | install | use | remove
@@ -181,6 +191,14 @@ void AddClusterCommands(CLI::App& app, ClientCommandResult& result, ClientStream
         "leave", "Make a node leave the cluster gracefully (state `left`) and stop");
     cli::AddCommonOptions(*leave, args->common);
     cli::OnRun(*leave, args, result, streams, &RunLeave);
+  }
+  {
+    auto args = std::make_shared<LeaveArgs>();
+    CLI::App* decommission = app.add_subcommand(
+        "decommission",
+        "Make a node stop owning data: it streams every entry to the new replicas, then stops");
+    cli::AddCommonOptions(*decommission, args->common);
+    cli::OnRun(*decommission, args, result, streams, &RunDecommission);
   }
   {
     CLI::App* keyring = app.add_subcommand(

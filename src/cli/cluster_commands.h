@@ -1,5 +1,5 @@
 // Cluster verbs of the `meshkv` command line:
-//   members, join ADDR..., leave, keyring list|install|use|remove KEY
+//   members, join ADDR..., leave, decommission, keyring list|install|use|remove KEY
 //     HTTP clients of /v1/cluster/* with the common options of
 //     client_commands.h (--addr, --token, ...), same exit codes;
 //   keygen                      prints a new gossip key (base64);

@@ -118,6 +118,9 @@ Coordinator::Coordinator(KvService& local, PeerChannel& peers, HintStore* hints,
                                         "Replicas repaired by quorum reads (entries sent)");
     hinted_ = metrics->GetCounter("meshkv_coordinator_hinted_entries_total",
                                   "Entries stored as hints for replicas that did not acknowledge");
+    rebalanced_entries_ = metrics->GetCounter(
+        "meshkv_rebalance_entries_total",
+        "Entries streamed in (catch-up of a pending owner) or out (decommission)");
     refused_entries_ = metrics->GetCounter(
         "meshkv_replica_refused_requests_total",
         "Replication requests refused by this replica (bad input, skew, policy)");
@@ -655,8 +658,101 @@ void Coordinator::HandleScan(NodeId from, std::string payload,
 
 // ---- catching up ------------------------------------------------------------------
 
+void Coordinator::SetProgress(std::string phase, uint64_t add_entries) {
+  std::lock_guard lock(mu_);
+  if (!phase.empty()) progress_.phase = std::move(phase);
+  progress_.entries += add_entries;
+  if (rebalanced_entries_ && add_entries) rebalanced_entries_->Increment(add_entries);
+}
+
+Coordinator::RebalanceProgress Coordinator::Progress() const {
+  std::lock_guard lock(mu_);
+  return progress_;
+}
+
 void Coordinator::CatchUp(std::function<void(Status)> done) {
-  CatchUpFrom(0, "", std::make_shared<uint64_t>(0), std::move(done));
+  {
+    std::lock_guard lock(mu_);
+    progress_ = RebalanceProgress{"catching_up", 0};
+  }
+  CatchUpFrom(0, "", std::make_shared<uint64_t>(0), [this, done = std::move(done)](Status s) {
+    SetProgress(s.ok() ? "done" : "failed: " + s.message(), 0);
+    done(s);
+  });
+}
+
+void Coordinator::StreamOut(std::function<void(Status)> done) {
+  {
+    std::lock_guard lock(mu_);
+    progress_ = RebalanceProgress{"streaming_out", 0};
+  }
+  StreamOutFrom(0, "", [this, done = std::move(done)](Status s) {
+    SetProgress(s.ok() ? "done" : "failed: " + s.message(), 0);
+    done(s);
+  });
+}
+
+void Coordinator::StreamOutFrom(size_t ns_index, std::string start_after,
+                                std::function<void(Status)> done) {
+  const std::vector<NamespaceSpec>& namespaces = local_.namespaces();
+  if (ns_index >= namespaces.size()) {
+    spdlog::info("replication: streamed out every entry this node held");
+    return done(Status::Ok());
+  }
+  const NamespaceSpec& ns = namespaces[ns_index];
+  ScanOptions options;
+  options.start_after = start_after;
+  options.limit = 1000;
+  options.include_dead = true;
+  auto page = local_.store().Scan(ns.name, options);
+  if (!page.ok()) return done(page.status());
+  auto view = CurrentView();
+  // Entries by the node that gains them.
+  std::map<NodeId, std::vector<KeyEntry>> gains;
+  std::string last;
+  for (KeyEntry& item : page->items) {
+    last = item.key;
+    const PartitionId p = PartitionOf(ns.name, item.key, view->partitions);
+    const auto& current = view->Replicas(ns, p);
+    for (NodeId n : view->FutureReplicas(ns, p)) {
+      if (n == self_ || std::find(current.begin(), current.end(), n) != current.end()) continue;
+      gains[n].push_back(item);
+    }
+  }
+  const bool more = page->more && !last.empty();
+  const size_t streamed = page->items.size();
+  auto shared_done = std::make_shared<std::function<void(Status)>>(std::move(done));
+  auto next = [this, ns_index, more, last, streamed, shared_done]() {
+    SetProgress("", streamed);
+    if (more) return StreamOutFrom(ns_index, last, std::move(*shared_done));
+    StreamOutFrom(ns_index + 1, "", std::move(*shared_done));
+  };
+  if (gains.empty()) return next();
+  struct Pending {
+    std::mutex mu;
+    size_t left;
+    Status first_error;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = gains.size();
+  for (auto& [node, entries] : gains) {
+    // Every gaining node must acknowledge: a decommission that skipped data
+    // would lose it when this node stops. On failure the caller retries.
+    SendWrite(node, ns.name, std::move(entries), [pending, next, shared_done, node](Status s) {
+      Status error;
+      {
+        std::lock_guard lock(pending->mu);
+        if (!s.ok() && pending->first_error.ok()) {
+          pending->first_error =
+              Unavailable("streaming to " + node.ToString() + " failed: " + s.message());
+        }
+        if (--pending->left > 0) return;
+        error = pending->first_error;
+      }
+      if (!error.ok()) return (*shared_done)(error);
+      next();
+    });
+  }
 }
 
 void Coordinator::CatchUpFrom(size_t ns_index, std::string start_after,

@@ -107,6 +107,17 @@ class Coordinator final : public ReplicationRouter {
   // through every namespace across the owners and merges the entries whose
   // future replica set includes this node. `done` once, with the first error.
   void CatchUp(std::function<void(Status)> done);
+  // Decommission: streams every local entry to the replicas that will own it
+  // once this (leaving) node is gone, i.e. the future replicas that are not
+  // current ones. `done` once, with the first error (nothing is skipped).
+  void StreamOut(std::function<void(Status)> done);
+
+  // What rebalancing (catch-up or stream-out) has done, for status/metrics.
+  struct RebalanceProgress {
+    std::string phase;     // "", "catching_up", "streaming_out", "done", "failed: ..."
+    uint64_t entries = 0;  // entries streamed in or out so far
+  };
+  RebalanceProgress Progress() const;
 
   // Sends up to one batch of hints to every live target that has some.
   // Call periodically (the node does, every second).
@@ -123,6 +134,8 @@ class Coordinator final : public ReplicationRouter {
   void Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries);
   void CatchUpFrom(size_t ns_index, std::string start_after, std::shared_ptr<uint64_t> merged,
                    std::function<void(Status)> done);
+  void StreamOutFrom(size_t ns_index, std::string start_after, std::function<void(Status)> done);
+  void SetProgress(std::string phase, uint64_t add_entries);
 
   KvService& local_;
   PeerChannel& peers_;
@@ -135,6 +148,7 @@ class Coordinator final : public ReplicationRouter {
   std::shared_ptr<const View> view_;  // guarded by mu_; replaced on change
   std::vector<std::function<void(const OwnershipState&)>> listeners_;
   std::set<NodeId> replaying_;  // guarded by mu_: targets with a hint batch in flight
+  RebalanceProgress progress_;  // guarded by mu_
   RateLimiter replay_limiter_;
 
   Counter* writes_ = nullptr;
@@ -144,6 +158,7 @@ class Coordinator final : public ReplicationRouter {
   Counter* read_repairs_ = nullptr;
   Counter* hinted_ = nullptr;
   Counter* refused_entries_ = nullptr;
+  Counter* rebalanced_entries_ = nullptr;
 };
 
 // Replies needed out of `replicas` for `consistency`.

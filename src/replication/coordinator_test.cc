@@ -449,6 +449,42 @@ TEST_F(CoordinatorTest, PendingOwnersGetWritesButDoNotCountAndCatchUpStreamsTheR
   }
 }
 
+TEST_F(CoordinatorTest, DecommissionStreamsEveryEntryToItsNewReplicasBeforeRemoval) {
+  MakeCluster(4);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 60; ++i) {
+    keys.push_back("d-" + std::to_string(i));
+    ASSERT_TRUE(Put(*nodes_[i % 4], keys.back(), "v" + std::to_string(i)).ok());
+  }
+  ASSERT_TRUE(Delete(*nodes_[0], keys[0]).ok());
+  TestNode& leaving = *nodes_[3];
+  leaving.coordinator->SetSelfState(OwnerState::kLeaving);
+  for (auto& node : nodes_) node->coordinator->MergeOwnership(leaving.coordinator->Ownership());
+  // While leaving it still serves as a replica; new writes also reach the
+  // nodes that will replace it.
+  ASSERT_TRUE(Put(*nodes_[1], "during", "x").ok());
+  std::optional<Status> streamed;
+  leaving.coordinator->StreamOut([&](Status s) { streamed = s; });
+  ASSERT_TRUE(streamed && streamed->ok()) << (streamed ? streamed->ToString() : "pending");
+  EXPECT_EQ(leaving.coordinator->Progress().phase, "done");
+  leaving.coordinator->SetSelfState(OwnerState::kRemoved);
+  for (auto& node : nodes_) node->coordinator->MergeOwnership(leaving.coordinator->Ownership());
+  leaving.up = false;
+  keys.push_back("during");
+  for (const std::string& key : keys) {
+    const auto replicas = ReplicasOf(key);
+    EXPECT_EQ(std::count(replicas.begin(), replicas.end(), leaving.id), 0) << key;
+    for (NodeId replica : replicas) {
+      auto raw = NodeById(replica).kv->GetRaw("default", key);
+      ASSERT_TRUE(raw.ok() && raw->has_value()) << key << " missing on " << replica.ToString();
+      EXPECT_EQ((*raw)->tombstone, key == keys[0]) << key;
+    }
+    auto read = Read(*nodes_[0], key, Consistency::kAll);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(read->has_value(), key != keys[0]) << key;
+  }
+}
+
 TEST_F(CoordinatorTest, OwnershipMergeIsOrderIndependent) {
   OwnershipState a, b, c;
   a.Set(NodeId(1), OwnerState::kNormal);

@@ -175,9 +175,13 @@ struct Node::State {
   std::unique_ptr<replication::HintStore> hints;
   std::unique_ptr<ClusterPeerChannel> peer_channel;
   std::unique_ptr<replication::Coordinator> coordinator;
-  std::mt19937_64 rng{SecureRandomU64()};    // cluster thread only
-  int ticks_joined = 0;                      // cluster thread only
-  std::atomic<bool> catching_up{false};      // set on the cluster thread
+  std::mt19937_64 rng{SecureRandomU64()};  // cluster thread only
+  int ticks_joined = 0;                    // cluster thread only
+  std::atomic<bool> catching_up{false};    // set on the cluster thread
+  std::atomic<bool> decommission_requested{false};
+  std::atomic<bool> streaming_out{false};
+  int ticks_leaving = 0;                     // cluster thread only
+  bool exit_requested = false;               // cluster thread only
   std::optional<TokenSpec> generated_admin;  // set when no tokens are configured
   // ---- DNS server (src/frontend/dns; runs when dns.zones is set) ----
   std::unique_ptr<dns::SyntheticRecordSource> dns_discovery;
@@ -236,7 +240,83 @@ struct Node::State {
         });
     kv->SetRouter(coordinator.get());
     api->SetCoordinator(coordinator.get());
+    api->SetDecommission([this] { return RequestDecommission(); });
     return Status::Ok();
+  }
+
+  // Sends our ownership state to every live member (and merges their
+  // answers), so an explicit change is known everywhere within one RTT.
+  void PushOwnershipToAll() {
+    for (const membership::Member& m : cluster->LiveMembers()) {
+      if (m.meta.id == data_dir->node_id()) continue;
+      cluster->CallMember(m.meta.id, transport::MessageType::kOwnership,
+                          coordinator->Ownership().Encode(), 2'000,
+                          [this](Result<std::string> reply) {
+                            if (!reply.ok()) return;
+                            auto state = replication::OwnershipState::Decode(*reply);
+                            if (state.ok()) coordinator->MergeOwnership(*state);
+                          });
+    }
+  }
+
+  // POST /v1/cluster/decommission (any HTTP thread): checked here, carried
+  // out by OwnershipTick.
+  Status RequestDecommission() {
+    const NodeId self = data_dir->node_id();
+    replication::OwnershipState ownership = coordinator->Ownership();
+    auto record = ownership.Find(self);
+    if (!record || record->state == replication::OwnerState::kPending) {
+      return FailedPrecondition(
+          "this node does not own data yet (it is still joining); stop it instead");
+    }
+    if (record->state == replication::OwnerState::kRemoved) {
+      return FailedPrecondition("this node is already decommissioned");
+    }
+    std::vector<NodeId> remaining = ownership.FutureOwners();
+    std::erase(remaining, self);
+    if (remaining.empty()) {
+      return FailedPrecondition(
+          "this is the only owner: decommissioning it would leave the data with no node");
+    }
+    decommission_requested = true;
+    spdlog::info("replication: decommission requested: leaving, streaming data out, then stopping");
+    return Status::Ok();
+  }
+
+  // Decommission steps: normal -> leaving (pushed to everyone) -> stream
+  // every entry to its new replicas -> removed (pushed) -> stop as on
+  // SIGTERM. A node restarted while leaving resumes streaming. True when the
+  // rest of the tick should be skipped.
+  bool AdvanceDecommission(const replication::OwnerRecord& record) {
+    using replication::OwnerState;
+    if (record.state == OwnerState::kNormal && decommission_requested) {
+      coordinator->SetSelfState(OwnerState::kLeaving);
+      PushOwnershipToAll();
+      ticks_leaving = 0;
+      return true;
+    }
+    if (record.state == OwnerState::kLeaving) {
+      // Give every node a moment to route new writes to the new replicas
+      // before the stream starts, so nothing written meanwhile is missed.
+      if (++ticks_leaving < 3 || streaming_out.exchange(true)) return true;
+      coordinator->StreamOut([this](Status status) {
+        if (!status.ok()) {
+          spdlog::warn("replication: decommission stream failed, retrying: {}", status.message());
+          streaming_out = false;
+          return;
+        }
+        coordinator->SetSelfState(replication::OwnerState::kRemoved);
+        PushOwnershipToAll();
+      });
+      return true;
+    }
+    if (record.state == OwnerState::kRemoved && decommission_requested && !exit_requested) {
+      exit_requested = true;
+      spdlog::info("replication: decommissioned; stopping");
+      ::kill(::getpid(), SIGTERM);
+      return true;
+    }
+    return false;
   }
 
   // Every 500 ms on the cluster thread: exchange ownership with one live
@@ -259,6 +339,7 @@ struct Node::State {
     }
     const NodeId self = data_dir->node_id();
     const auto record = coordinator->Ownership().Find(self);
+    if (record && AdvanceDecommission(*record)) return;
     if (!record) {
       const bool has_seeds = !config.cluster.seeds.empty() || !config.cluster.srv_domain.empty();
       if (has_seeds && !cluster->joined()) return;

@@ -235,7 +235,8 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
   } else if (path == "/v1/cluster/members") {
     route = Route::kCluster;
     allow = "GET";
-  } else if (path == "/v1/cluster/join" || path == "/v1/cluster/leave") {
+  } else if (path == "/v1/cluster/join" || path == "/v1/cluster/leave" ||
+             path == "/v1/cluster/decommission") {
     route = Route::kCluster;
     allow = "POST";
   } else if (path == "/v1/cluster/keyring") {

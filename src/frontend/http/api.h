@@ -62,6 +62,8 @@ class Api {
   // The replication coordinator behind /v1/owners/{key}; null on a node
   // without [cluster]. Set once before serving.
   void SetCoordinator(replication::Coordinator* coordinator) { coordinator_ = coordinator; }
+  // Starts this node's decommission (POST /v1/cluster/decommission).
+  void SetDecommission(std::function<Status()> start) { decommission_ = std::move(start); }
 
   // Classifies the request (for metrics) and answers it.
   boost::asio::awaitable<Response> Handle(const Request& request, Route& route);
@@ -88,6 +90,7 @@ class Api {
   records::RecordService* records_;
   ClusterControl* cluster_ = nullptr;
   replication::Coordinator* coordinator_ = nullptr;
+  std::function<Status()> decommission_;
   Hlc& hlc_;
   MetricsRegistry& registry_;
   HttpMetrics& metrics_;

@@ -150,10 +150,12 @@ json Api::ClusterStatusJson() const {
           counts[replication::OwnerStateName(record.state)].get<int>() + 1;
     }
     auto self = ownership.Find(s.self);
+    const replication::Coordinator::RebalanceProgress progress = coordinator_->Progress();
     out["ownership"] =
         json{{"self", self ? json(replication::OwnerStateName(self->state)) : json(nullptr)},
              {"nodes", std::move(counts)},
-             {"digest", fmt::format("{:016x}", ownership.Digest())}};
+             {"digest", fmt::format("{:016x}", ownership.Digest())},
+             {"rebalance", {{"phase", progress.phase}, {"entries", progress.entries}}}};
   }
   return out;
 }
@@ -239,6 +241,15 @@ boost::asio::awaitable<Response> Api::HandleCluster(const Request& request, cons
         });
     if (!joined.ok()) co_return StatusResponse(version, joined.status());
     co_return JsonResponse(version, bhttp::status::ok, json{{"joined", *joined}});
+  }
+  if (path == "/v1/cluster/decommission") {
+    if (!decommission_) {
+      co_return StatusResponse(
+          version, FailedPrecondition("this node runs without [cluster]: nothing to hand over"));
+    }
+    Status started = decommission_();
+    if (!started.ok()) co_return StatusResponse(version, started);
+    co_return JsonResponse(version, bhttp::status::accepted, json{{"decommissioning", true}});
   }
   if (path == "/v1/cluster/leave") {
     if (!cluster_->CurrentStatus().enabled) {

@@ -573,6 +573,10 @@ void Coordinator::HandleWrite(NodeId from, std::string payload,
     spdlog::warn("replication: refused a write from {}: {}", from.ToString(), status.message());
     reply(status);
   };
+  if (holds_no_data_) {
+    return refuse(FailedPrecondition("node " + self_.ToString() +
+                                     " has role reject_local_writes and stores no data"));
+  }
   wire::WriteRequest request;
   if (!request.ParseFromString(payload)) return refuse(InvalidArgument("write does not parse"));
   const NamespaceSpec* spec = local_.FindNamespace(request.ns());

@@ -101,6 +101,9 @@ class Coordinator final : public ReplicationRouter {
   void SetSelfState(OwnerState state);
   // Called (outside locks) after every ownership change, e.g. to persist it.
   void OnOwnershipChange(std::function<void(const OwnershipState&)> listener);
+  // node.role = "reject_local_writes": this node never stores data; replica
+  // writes sent to it are refused (kFailedPrecondition).
+  void SetHoldsNoData() { holds_no_data_ = true; }
   KeyPlacement PlacementOf(const NamespaceSpec& ns, std::string_view key) const;
 
   // Streams in everything this node will own (it must be pending): pages
@@ -149,6 +152,7 @@ class Coordinator final : public ReplicationRouter {
   std::vector<std::function<void(const OwnershipState&)>> listeners_;
   std::set<NodeId> replaying_;  // guarded by mu_: targets with a hint batch in flight
   RebalanceProgress progress_;  // guarded by mu_
+  bool holds_no_data_ = false;  // set before serving
   RateLimiter replay_limiter_;
 
   Counter* writes_ = nullptr;

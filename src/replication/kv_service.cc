@@ -90,6 +90,11 @@ Status KvService::ValidateMutations(std::string_view ns,
                                     const std::vector<Mutation>& mutations) const {
   const NamespaceSpec* spec = FindNamespace(ns);
   if (spec == nullptr) return NotFound("namespace '" + std::string(ns) + "' is not configured");
+  if (refuse_client_writes_ && !mutations.empty()) {
+    return FailedPrecondition("this node (" + self_.ToString() +
+                              ") is replica_only: it holds data but does not accept client "
+                              "writes; send the write to another node");
+  }
   if (spec->sync_policy == SyncPolicy::kPrimaryWriter &&
       std::find(spec->writers.begin(), spec->writers.end(), self_) == spec->writers.end()) {
     return PermissionDenied("namespace '" + spec->name +

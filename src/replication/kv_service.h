@@ -84,6 +84,10 @@ class KvService {
   Store& store() { return store_; }
   const Clock& clock() const { return clock_; }
 
+  // Refuse client writes (node.role = "replica_only"): ValidateMutations
+  // answers kFailedPrecondition. Replicated writes (ApplyLocal) still apply.
+  void SetRefuseClientWrites(bool refuse) { refuse_client_writes_ = refuse; }
+
   // Routes reads and writes through `router` from now on (null: local only).
   // Set before serving requests.
   void SetRouter(ReplicationRouter* router) { router_ = router; }
@@ -140,6 +144,7 @@ class KvService {
   const NodeId self_;
   const std::vector<NamespaceSpec> namespaces_;
   ReplicationRouter* router_ = nullptr;
+  bool refuse_client_writes_ = false;
   std::unique_ptr<std::atomic<uint64_t>[]> generations_;  // per namespace, same index
 
   void BumpGeneration(const WriteBatch& batch);

@@ -219,6 +219,12 @@ std::vector<Setting> BuildSettings() {
     c.node.data_dir = dir;
     return Status::Ok();
   });
+  add("node.role", Kind::kString, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(
+        CheckOneOf(StringOf(v), {"normal", "replica_only", "reject_local_writes"}));
+    c.node.role = StringOf(v);
+    return Status::Ok();
+  });
   add("http.listen", Kind::kString, [](Config& c, const ScalarValue& v) {
     MESHKV_RETURN_IF_ERROR(ValidateListen(StringOf(v)));
     c.http.listen = StringOf(v);
@@ -1145,6 +1151,18 @@ void ApplyFlags(const std::vector<std::pair<std::string, std::string>>& flags, C
 // Settings of [cluster] that only make sense together.
 void CheckClusterSettings(const Config& config, Problems& problems) {
   const Config::Cluster& c = config.cluster;
+  if (config.node.role == "reject_local_writes") {
+    if (!c.enabled()) {
+      problems.Add("node",
+                   "role \"reject_local_writes\" stores no data, so it needs [cluster] "
+                   "(tls_cert, tls_ca, tls_key) to reach the nodes that do");
+    }
+    if (!config.dns.zones.empty()) {
+      problems.Add("node",
+                   "role \"reject_local_writes\" stores no data, so it cannot answer DNS "
+                   "from a local replica: remove [dns] zones or pick another role");
+    }
+  }
   if (c.enabled()) {
     if (c.tls_ca.empty()) problems.Add("cluster", "tls_cert is set but tls_ca is not");
     if (c.tls_key.empty()) problems.Add("cluster", "tls_cert is set but tls_key is not");
@@ -1266,6 +1284,11 @@ std::string DefaultConfigToml() {
       "Directory for this node's state: node_id, the LOCK file, the database (db/)\n"
       "and, when no tokens are configured, a generated admin.token (mode 0600).");
   out += fmt::format("data_dir = {}\n", TomlString(d.node.data_dir));
+  out += Comment(
+      "\"normal\"; \"replica_only\": owns and serves data but refuses client writes\n"
+      "(409; send writes to another node); \"reject_local_writes\": stores no data and\n"
+      "coordinates every request to the owners (needs [cluster], no [dns] zones).");
+  out += fmt::format("role = {}\n", TomlString(d.node.role));
 
   out += "\n[http]\n";
   out += Comment(

@@ -40,6 +40,9 @@ namespace meshkv {
 struct Config {
   struct Node {
     std::string data_dir = "./data";  // holds node_id, LOCK, db/, admin.token
+    // "normal"; "replica_only": owns and serves data, refuses client writes;
+    // "reject_local_writes": holds no data, coordinates requests to the owners.
+    std::string role = "normal";
   } node;
 
   struct Http {

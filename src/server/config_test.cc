@@ -395,6 +395,15 @@ TEST_F(ConfigTest, ClusterErrors) {
       "cannot be dialled by other nodes; set cluster.advertise");
 }
 
+TEST_F(ConfigTest, NodeRoles) {
+  EXPECT_EQ(LoadOk("").node.role, "normal");
+  EXPECT_EQ(LoadOk("[node]\nrole = \"replica_only\"\n").node.role, "replica_only");
+  ExpectError("[node]\nrole = \"proxy\"\n", "\"proxy\" is not one of");
+  ExpectError("[node]\nrole = \"reject_local_writes\"\n", "needs [cluster]");
+  ExpectError("[node]\nrole = \"reject_local_writes\"\n[dns]\nzones = [\"a.test\"]\n",
+              "cannot answer DNS");
+}
+
 TEST_F(ConfigTest, EnvironmentErrors) {
   ExpectError("", "env MESHKV_HTTP_LISTN: unknown variable; did you mean MESHKV_HTTP_LISTEN?",
               {{"MESHKV_HTTP_LISTN", "127.0.0.1:1"}});

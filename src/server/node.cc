@@ -238,6 +238,7 @@ struct Node::State {
           coordinator->MergeOwnership(*state);
           respond(coordinator->Ownership().Encode());
         });
+    if (config.node.role == "reject_local_writes") coordinator->SetHoldsNoData();
     kv->SetRouter(coordinator.get());
     api->SetCoordinator(coordinator.get());
     api->SetDecommission([this] { return RequestDecommission(); });
@@ -337,6 +338,7 @@ struct Node::State {
                             if (state.ok()) coordinator->MergeOwnership(*state);
                           });
     }
+    if (config.node.role == "reject_local_writes") return;  // never an owner
     const NodeId self = data_dir->node_id();
     const auto record = coordinator->Ownership().Find(self);
     if (record && AdvanceDecommission(*record)) return;
@@ -498,6 +500,7 @@ Status Node::Start() {
   }
   s.kv = std::make_unique<KvService>(*s.store, s.committer.get(), *s.hlc, s.clock,
                                      s.data_dir->node_id(), namespaces);
+  if (config.node.role == "replica_only") s.kv->SetRefuseClientWrites(true);
 
   if (!config.dns.zones.empty()) {
     std::vector<dns::Name> zones;
@@ -518,6 +521,7 @@ Status Node::Start() {
   info.storage_sync = config.storage.sync_always ? "always" : "none";
   info.data_dir = s.data_dir->path();
   info.config_path = config.config_path;
+  info.role = config.node.role;
   s.http_metrics = std::make_unique<http::HttpMetrics>(s.registry);
   s.api = std::make_unique<http::Api>(*s.kv, s.records.get(), *s.hlc, s.registry, *s.http_metrics,
                                       info, config.dev_insecure);

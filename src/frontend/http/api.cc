@@ -837,6 +837,7 @@ Response Api::HandleStatus(const Request& request) {
   }
   json body{
       {"node_id", kv_.node_id().ToString()},
+      {"role", info_.role},
       {"version", info_.version},
       {"uptime_s", (now - info_.started_at_ms) / 1000.0},
       {"started_at_ms", info_.started_at_ms},

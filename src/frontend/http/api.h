@@ -42,6 +42,7 @@ struct NodeInfo {
   std::string storage_sync;
   std::string data_dir;
   std::string config_path;
+  std::string role = "normal";  // node.role
 };
 
 struct QueryParams;

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import tempfile
@@ -109,24 +110,64 @@ def standard_config(extra: str = "", tokens=None) -> str:
 # ports, temp dirs
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_EPHEMERAL = _ephemeral_range()
+# Ports handed out by this process: never twice, even after the node using
+# one has stopped (a restart may need it again, and another test must not).
+_HANDED_OUT: set[int] = set()
+
+
+def _candidate_ports():
+    """Random ports below the kernel's ephemeral range: a port taken from the
+    ephemeral range with bind(0) and released can be grabbed as the source
+    port of any outgoing connection (nodes dial each other all the time)
+    before the node that is meant to listen on it starts."""
+    low = 10000
+    high = min(_EPHEMERAL[0], 65536) - 1
+    if high - low < 1000:  # unusual range: fall back to above it
+        low, high = _EPHEMERAL[1] + 1, 65535
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(2000):
+        port = rng.randint(low, high)
+        if port not in _HANDED_OUT:
+            yield port
+
+
+def _bindable(port: int, udp_too: bool) -> bool:
+    kinds = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if udp_too else [])
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on 127.0.0.1, outside the ephemeral range."""
+    for port in _candidate_ports():
+        if _bindable(port, udp_too=False):
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free TCP port")
 
 
 def free_dns_port() -> int:
-    """A port free for both TCP and UDP on 127.0.0.1 (checked, then released)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
+    """A port free for both TCP and UDP on 127.0.0.1 (checked, then released),
+    outside the ephemeral range."""
+    for port in _candidate_ports():
+        if _bindable(port, udp_too=True):
+            _HANDED_OUT.add(port)
+            return port
     raise RuntimeError("no port free for both TCP and UDP")
 
 

@@ -46,7 +46,8 @@ def node_ports(base: int, i: int) -> dict:
 
 def free_base_port(n: int) -> int:
     for _ in range(200):
-        base = random.randrange(20000, 50000, 10)
+        # Below the ephemeral range (32768+), so no outgoing connection takes them.
+        base = random.randrange(10000, 32000, 10)
         if ports_free([p for i in range(n) for p in node_ports(base, i).values()]):
             return base
     raise RuntimeError("no free base port")

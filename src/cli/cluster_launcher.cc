@@ -47,6 +47,7 @@ struct LauncherArgs {
   std::string dir = "./cluster";
   int base_port = 7070;
   std::string preset = "local";
+  std::string sync = "none";  // [storage] sync of every node
   std::string zone = "meshkv.test";
   std::string cluster_name = "local";
   int64_t timeout_s = 60;
@@ -162,6 +163,8 @@ std::string NodeConfig(const LauncherArgs& args, const NodePlan& node, const Nod
       "data_dir = \"{data}\"\n\n"
       "[http]\n"
       "listen = \"{http}\"\n\n"
+      "[storage]\n"
+      "sync = \"{sync}\"\n\n"
       "[dns]\n"
       "listen = \"{dns}\"\n"
       "zones = [\"{zone}\"]\n\n"
@@ -181,7 +184,7 @@ std::string NodeConfig(const LauncherArgs& args, const NodePlan& node, const Nod
       "sha256 = \"{sha}\"\n"
       "scopes = [\"admin\"]\n",
       fmt::arg("data", node.data_dir), fmt::arg("http", node.http()), fmt::arg("dns", node.dns()),
-      fmt::arg("zone", args.zone), fmt::arg("name", args.cluster_name),
+      fmt::arg("zone", args.zone), fmt::arg("name", args.cluster_name), fmt::arg("sync", args.sync),
       fmt::arg("cluster", node.cluster()), fmt::arg("seeds", TomlList(seeds)),
       fmt::arg("preset", args.preset), fmt::arg("key", gossip_key), fmt::arg("dir", dir),
       fmt::arg("node_dir", node.dir), fmt::arg("node_name", node.name),
@@ -569,6 +572,10 @@ void AddClusterLauncherCommands(CLI::App& app, ClientCommandResult& result) {
   up->add_option("--preset", args->preset, "Failure detector timing: lan | wan | local")
       ->capture_default_str()
       ->check(CLI::IsMember({"lan", "wan", "local"}));
+  up->add_option("--sync", args->sync,
+                 "Storage durability of every node: none (survives a crash) | always (fsync)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"none", "always"}));
   up->add_option("--zone", args->zone, "DNS zone the nodes serve (service discovery SRV too)")
       ->capture_default_str();
   up->add_option("--timeout", args->timeout_s, "Seconds to wait for all members to be alive")

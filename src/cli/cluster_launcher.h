@@ -12,6 +12,8 @@
 //   D/nodeK/node.log             its stdout+stderr (appended)
 //   D/nodeK/pid                  its pid while running
 //   D/cluster.json               {"token", "nodes": [{name, id, http, cluster, dns, pid, ...}]}
+// `--sync always` sets [storage] sync = "always" on every node, `--preset`
+// the failure detector timing (default local).
 // Node K (i = K-1) listens on 127.0.0.1: HTTP P+10i, cluster P+10i+1, DNS
 // P+10i+2; nodes 2..N seed node 1. It starts N `meshkv serve` processes,
 // waits until every node sees N alive members, and prints the endpoints and

@@ -301,7 +301,10 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
     return message +
            "; the write may be applied on some replicas and will spread when they recover";
   };
-  for (auto& [node, indexes] : by_node) {
+  // (Named copies, not structured bindings: clang 14 cannot capture those.)
+  for (auto& target : by_node) {
+    const NodeId node = target.first;
+    const std::vector<size_t>& indexes = target.second;
     std::vector<KeyEntry> entries;
     entries.reserve(indexes.size());
     for (size_t i : indexes) entries.push_back(KeyEntry{batch[i].key, batch[i].entry});
@@ -422,7 +425,8 @@ void Coordinator::Read(const NamespaceSpec& ns, std::string key, Consistency con
       if (!result.ok() && read_failures_) read_failures_->Increment();
       answer(std::move(result));
     }
-    for (auto& [n, stale] : to_repair) {
+    for (auto& repair : to_repair) {
+      const NodeId n = repair.first;
       if (read_repairs_) read_repairs_->Increment();
       SendWrite(n, ns_name, {KeyEntry{key, *best}}, [n, key](Status s) {
         if (!s.ok())
@@ -739,7 +743,9 @@ void Coordinator::StreamOutFrom(size_t ns_index, std::string start_after,
   };
   auto pending = std::make_shared<Pending>();
   pending->left = gains.size();
-  for (auto& [node, entries] : gains) {
+  for (auto& gain : gains) {
+    const NodeId node = gain.first;
+    std::vector<KeyEntry>& entries = gain.second;
     // Every gaining node must acknowledge: a decommission that skipped data
     // would lose it when this node stops. On failure the caller retries.
     SendWrite(node, ns.name, std::move(entries), [pending, next, shared_done, node](Status s) {

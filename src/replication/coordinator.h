@@ -45,7 +45,7 @@
 #include "replication/ownership.h"
 #include "replication/placement.h"
 #include "replication/rate_limiter.h"
-#include "transport/rpc.h"
+#include "transport/message_type.h"
 
 namespace meshkv::replication {
 

@@ -33,19 +33,10 @@
 #include "base/metrics.h"
 #include "base/node_id.h"
 #include "base/status.h"
+#include "transport/message_type.h"
 
 namespace meshkv::transport {
 
-// Message types; the numbers are part of the wire protocol (peer.proto).
-enum class MessageType : uint32_t {
-  kPing = 1,           // empty payload, empty reply: link check
-  kPushPull = 2,       // membership full state exchange
-  kKeyring = 4,        // keyring rotation fan-out
-  kReplicaWrite = 10,  // replication: merge entries (replication.proto)
-  kReplicaRead = 11,   // replication: raw entries of keys
-  kReplicaScan = 12,   // replication: a page of raw entries
-  kOwnership = 13,     // replication: ownership state exchange
-};
 
 struct TlsFiles {
   std::string ca_cert;  // PEM, the cluster CA

@@ -353,21 +353,14 @@ class Cluster::Impl : public membership::SwimEnvironment,
         wait_ms = std::max<int64_t>(500, 5 * swim_->config().gossip_interval_ms);
       }
       asio::post(io_, [this] {
-        std::vector<Member> live;
         {
           std::lock_guard lock(mu_);
           swim_->Leave();
-          for (const Member& m : swim_->Members()) {
-            if (m.meta.id != identity_.id &&
-                (m.state == MemberState::kAlive || m.state == MemberState::kSuspect)) {
-              live.push_back(m);
-            }
-          }
         }
         Reschedule();
         // Gossip may lose the `left` broadcast (few retransmits in small
         // clusters); a push-pull over the reliable link tells everyone now.
-        for (const Member& m : live) PushPullWith(m.meta.cluster_addr, m.meta.id, [](Status) {});
+        PushStateToLiveMembers();
       });
       spdlog::info("cluster: leaving; giving the `left` broadcast {} ms to spread", wait_ms);
       std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
@@ -408,6 +401,13 @@ class Cluster::Impl : public membership::SwimEnvironment,
         Status written = WriteFileAtomically(incarnation_path(),
                                              std::to_string(member.incarnation) + "\n", 0600);
         if (!written.ok()) spdlog::warn("cluster: {}", written.message());
+        // A higher incarnation while alive is a refutation. Gossip carries it
+        // only a few times (retransmit limit), so in a small cluster some
+        // suspecter may miss it and declare us dead; push our state to every
+        // live member over the reliable link as well (rare, cheap).
+        if (member.state == MemberState::kAlive && udp_) {
+          asio::post(io_, [self = shared_from_this()] { self->PushStateToLiveMembers(); });
+        }
       }
       return;
     }
@@ -546,6 +546,21 @@ class Cluster::Impl : public membership::SwimEnvironment,
     if (dead.empty()) return;
     const Member& pick = dead[std::uniform_int_distribution<size_t>(0, dead.size() - 1)(rng_)];
     PushPullWith(pick.meta.cluster_addr, pick.meta.id, [](Status) {});
+  }
+
+  // Push-pull with every other alive or suspect member (cluster thread).
+  void PushStateToLiveMembers() {
+    std::vector<Member> live;
+    {
+      std::lock_guard lock(mu_);
+      for (const Member& m : swim_->Members()) {
+        if (m.meta.id != identity_.id &&
+            (m.state == MemberState::kAlive || m.state == MemberState::kSuspect)) {
+          live.push_back(m);
+        }
+      }
+    }
+    for (const Member& m : live) PushPullWith(m.meta.cluster_addr, m.meta.id, [](Status) {});
   }
 
   // Exchanges full state with the node at `address`; `done` gets the result

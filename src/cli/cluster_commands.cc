@@ -99,6 +99,41 @@ int RunDecommission(const LeaveArgs&, const Invocation& run) {
                           "follow it with `meshkv status` (cluster.ownership.rebalance)\n");
 }
 
+struct RepairArgs {
+  CommonArgs common;
+  std::vector<std::string> namespaces;
+  bool json = false;
+};
+
+int RunRepair(const RepairArgs& args, const Invocation& run) {
+  std::string target = "/v1/cluster/repair";
+  for (size_t i = 0; i < args.namespaces.size(); ++i) {
+    target += (i == 0 ? "?ns=" : "&ns=") + PercentEncodeQueryComponent(args.namespaces[i]);
+  }
+  int exit_code = kExitOk;
+  auto response = cli::CallForSuccess(run, exit_code, false, HttpMethod::kPost, target);
+  if (!response) return exit_code;
+  if (args.json) return cli::WriteJsonBody(run, response->body);
+  Json doc = Json::parse(response->body, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return cli::Fail(run, kExitFailure, "unexpected response: " + cli::OneLine(response->body));
+  }
+  std::string out = fmt::format(
+      "compared {} partitions with {} peer(s) in {} round(s): {} differed; {} keys pulled, {} "
+      "pushed ({} bytes)\n",
+      Cell(doc, "partitions_compared"), Cell(doc, "peers"), Cell(doc, "rounds"),
+      Cell(doc, "partitions_differing"), Cell(doc, "keys_pulled"), Cell(doc, "keys_pushed"),
+      Cell(doc, "bytes"));
+  const bool converged = doc.value("converged", false);
+  out += converged ? "every replica of this node's partitions now matches\n"
+                   : "NOT converged: run it again, or check the errors below\n";
+  if (doc.contains("errors") && doc["errors"].is_array()) {
+    for (const Json& e : doc["errors"]) out += "  error: " + (e.is_string() ? e.get<std::string>() : e.dump()) + "\n";
+  }
+  int written = cli::WriteOutput(run, out);
+  return written != kExitOk ? written : (converged ? kExitOk : kExitFailure);
+}
+
 struct KeyringArgs {
   CommonArgs common;
   std::string op;  // list | install | use | remove
@@ -199,6 +234,16 @@ void AddClusterCommands(CLI::App& app, ClientCommandResult& result, ClientStream
         "Make a node stop owning data: it streams every entry to the new replicas, then stops");
     cli::AddCommonOptions(*decommission, args->common);
     cli::OnRun(*decommission, args, result, streams, &RunDecommission);
+  }
+  {
+    auto args = std::make_shared<RepairArgs>();
+    CLI::App* repair = app.add_subcommand(
+        "repair",
+        "Run anti-entropy now with every live co-replica of the node and report what it fixed");
+    cli::AddCommonOptions(*repair, args->common);
+    repair->add_option("--ns", args->namespaces, "Only these namespaces (repeatable)");
+    repair->add_flag("--json", args->json, "Print the server's JSON answer");
+    cli::OnRun(*repair, args, result, streams, &RunRepair);
   }
   {
     CLI::App* keyring = app.add_subcommand(

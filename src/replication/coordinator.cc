@@ -6,6 +6,9 @@
 #include <map>
 #include <set>
 
+#include <xxhash.h>
+
+#include "replication/entry_codec.h"
 #include "replication/replication.pb.h"
 
 namespace meshkv::replication {
@@ -16,32 +19,6 @@ using transport::MessageType;
 constexpr size_t kMaxEntriesPerRequest = 10'000;
 constexpr size_t kMaxKeysPerRead = 10'000;
 constexpr uint32_t kMaxScanLimit = 10'000;
-
-std::string EncodeWrite(const std::string& ns, const std::vector<KeyEntry>& entries) {
-  wire::WriteRequest request;
-  request.set_ns(ns);
-  for (const KeyEntry& e : entries) {
-    wire::KeyEntry* out = request.add_entries();
-    out->set_key(e.key);
-    out->set_entry(EncodeEntry(e.entry));
-  }
-  return request.SerializeAsString();
-}
-
-// Entries of a reply or request, decoded and checked.
-Result<std::vector<KeyEntry>> DecodeEntries(
-    const google::protobuf::RepeatedPtrField<wire::KeyEntry>& in) {
-  std::vector<KeyEntry> out;
-  out.reserve(in.size());
-  for (const wire::KeyEntry& e : in) {
-    MESHKV_RETURN_IF_ERROR(ValidateKey(e.key()));
-    auto entry = DecodeEntry(e.entry());
-    if (!entry.ok())
-      return InvalidArgument("entry of a key does not decode: " + entry.status().message());
-    out.push_back(KeyEntry{e.key(), std::move(*entry)});
-  }
-  return out;
-}
 
 std::string NodeList(const std::vector<NodeId>& nodes) {
   std::string out;
@@ -206,6 +183,47 @@ KeyPlacement Coordinator::PlacementOf(const NamespaceSpec& ns, std::string_view 
     }
   }
   return placement;
+}
+
+std::vector<PartitionId> Coordinator::SharedPartitions(const NamespaceSpec& ns, NodeId peer,
+                                                       uint64_t* owners_digest) const {
+  auto view = CurrentView();
+  if (owners_digest != nullptr) *owners_digest = OwnersDigest(view->ownership.Owners());
+  std::vector<PartitionId> shared;
+  const PartitionTable& table = view->current.at(ns.replicas);
+  for (PartitionId p : table.PartitionsOf(self_)) {
+    const auto& replicas = table.Replicas(p);
+    if (std::find(replicas.begin(), replicas.end(), peer) != replicas.end()) shared.push_back(p);
+  }
+  return shared;
+}
+
+std::vector<NodeId> Coordinator::CoReplicas() const {
+  auto view = CurrentView();
+  std::set<NodeId> peers;
+  for (const auto& [replicas, table] : view->current) {
+    for (PartitionId p : table.PartitionsOf(self_)) {
+      for (NodeId n : table.Replicas(p)) {
+        if (n != self_) peers.insert(n);
+      }
+    }
+  }
+  return {peers.begin(), peers.end()};
+}
+
+std::vector<NodeId> Coordinator::ReplicasOf(const NamespaceSpec& ns, PartitionId p) const {
+  return CurrentView()->Replicas(ns, p);
+}
+
+uint64_t OwnersDigest(const std::vector<NodeId>& owners) {
+  std::vector<NodeId> sorted = owners;
+  std::sort(sorted.begin(), sorted.end());
+  std::string bytes;
+  for (NodeId n : sorted) {
+    const uint64_t v = n.value();
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  }
+  return XXH3_64bits(bytes.data(), bytes.size());
 }
 
 // ---- writes -----------------------------------------------------------------------
@@ -570,6 +588,26 @@ void Coordinator::Scan(const NamespaceSpec& ns, ScanOptions options, Consistency
 
 // ---- replica side ---------------------------------------------------------------
 
+Result<WriteBatch> Coordinator::CheckIncoming(const NamespaceSpec& spec,
+                                              std::vector<KeyEntry> entries) {
+  WriteBatch batch;
+  batch.reserve(entries.size());
+  for (KeyEntry& e : entries) {
+    if (static_cast<int64_t>(e.entry.value.size()) > spec.max_value_bytes) {
+      return ResourceExhausted("value of " + std::to_string(e.entry.value.size()) +
+                               " bytes is above namespace '" + spec.name + "''s limit");
+    }
+    MESHKV_RETURN_IF_ERROR(local_.hlc().Observe(e.entry.version.timestamp));
+    if (spec.sync_policy == SyncPolicy::kPrimaryWriter &&
+        std::find(spec.writers.begin(), spec.writers.end(), e.entry.version.origin) ==
+            spec.writers.end()) {
+      continue;  // not from an allowed writer: dropped (DESIGN.md, sync policy)
+    }
+    batch.push_back(WriteOp{spec.name, std::move(e.key), std::move(e.entry)});
+  }
+  return batch;
+}
+
 void Coordinator::HandleWrite(NodeId from, std::string payload,
                               std::function<void(Result<std::string>)> reply) {
   auto refuse = [this, &reply, from](Status status) {
@@ -593,24 +631,9 @@ void Coordinator::HandleWrite(NodeId from, std::string payload,
   }
   auto entries = DecodeEntries(request.entries());
   if (!entries.ok()) return refuse(entries.status());
-  WriteBatch batch;
-  batch.reserve(entries->size());
-  for (KeyEntry& e : *entries) {
-    if (static_cast<int64_t>(e.entry.value.size()) > spec->max_value_bytes) {
-      return refuse(ResourceExhausted("value of " + std::to_string(e.entry.value.size()) +
-                                      " bytes is above namespace '" + spec->name + "''s limit"));
-    }
-    if (Status observed = local_.hlc().Observe(e.entry.version.timestamp); !observed.ok()) {
-      return refuse(observed);
-    }
-    if (spec->sync_policy == SyncPolicy::kPrimaryWriter &&
-        std::find(spec->writers.begin(), spec->writers.end(), e.entry.version.origin) ==
-            spec->writers.end()) {
-      continue;  // not from an allowed writer: dropped (DESIGN.md, sync policy)
-    }
-    batch.push_back(WriteOp{spec->name, std::move(e.key), std::move(e.entry)});
-  }
-  local_.ApplyLocal(std::move(batch), [reply = std::move(reply)](Status s) {
+  auto batch = CheckIncoming(*spec, std::move(*entries));
+  if (!batch.ok()) return refuse(batch.status());
+  local_.ApplyLocal(std::move(*batch), [reply = std::move(reply)](Status s) {
     if (!s.ok()) return reply(s);
     reply(wire::WriteReply().SerializeAsString());
   });

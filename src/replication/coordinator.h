@@ -94,6 +94,21 @@ class Coordinator final : public ReplicationRouter {
   void HandleRead(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
   void HandleScan(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
 
+  // Checks entries a peer sent (value size, HLC skew, sync policy) and
+  // returns what to apply: entries from writers a primary_writer namespace
+  // does not allow are dropped. The first violation is the error.
+  Result<WriteBatch> CheckIncoming(const NamespaceSpec& ns, std::vector<KeyEntry> entries);
+
+  // ---- anti-entropy support (anti_entropy.h) ----
+  // Partitions of `ns` (ascending) where this node and `peer` are both
+  // current replicas, and the digest of the owner set that decided it.
+  std::vector<PartitionId> SharedPartitions(const NamespaceSpec& ns, NodeId peer,
+                                            uint64_t* owners_digest) const;
+  // Nodes that share at least one partition with this one (self excluded).
+  std::vector<NodeId> CoReplicas() const;
+  // The current replicas of a partition.
+  std::vector<NodeId> ReplicasOf(const NamespaceSpec& ns, PartitionId p) const;
+
   // ---- ownership ----
   OwnershipState Ownership() const;
   // Folds in a peer's state; true if ours changed.
@@ -164,6 +179,10 @@ class Coordinator final : public ReplicationRouter {
   Counter* refused_entries_ = nullptr;
   Counter* rebalanced_entries_ = nullptr;
 };
+
+// A digest of an owner set (order-independent): equal on nodes that place
+// every partition the same way.
+uint64_t OwnersDigest(const std::vector<NodeId>& owners);
 
 // Replies needed out of `replicas` for `consistency`.
 size_t RequiredReplies(Consistency consistency, size_t replicas);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "replication/digest_index.h"
+
 namespace meshkv {
 
 KvService::KvService(Store& store, GroupCommitter* committer, Hlc& hlc, const Clock& clock,
@@ -35,17 +37,29 @@ void KvService::BumpGeneration(const WriteBatch& batch) {
   }
 }
 
+void KvService::AfterApply(const WriteBatch& batch, const Status& applied) {
+  if (index_ != nullptr) {
+    if (applied.ok()) {
+      index_->Applied(batch);
+    } else {
+      index_->Withdraw(batch);
+    }
+  }
+  if (applied.ok()) BumpGeneration(batch);
+}
+
 void KvService::ApplyLocal(WriteBatch batch, std::function<void(Status)> done) {
+  if (index_ != nullptr) index_->Announce(batch);
   if (committer_ == nullptr) {
     Status applied = store_.Apply(batch, /*sync=*/false);
-    if (applied.ok()) BumpGeneration(batch);
+    AfterApply(batch, applied);
     done(applied);
     return;
   }
   auto shared = std::make_shared<WriteBatch>(std::move(batch));
   WriteBatch copy = *shared;
   committer_->Submit(std::move(copy), [this, shared, done = std::move(done)](Status s) {
-    if (s.ok()) BumpGeneration(*shared);
+    AfterApply(*shared, s);
     done(s);
   });
 }

@@ -38,6 +38,9 @@
 #include "storage/store.h"
 
 namespace meshkv {
+namespace replication {
+class DigestIndex;
+}
 
 // One client mutation before it is stamped with a version.
 struct Mutation {
@@ -91,6 +94,9 @@ class KvService {
   // Routes reads and writes through `router` from now on (null: local only).
   // Set before serving requests.
   void SetRouter(ReplicationRouter* router) { router_ = router; }
+  // Keeps `index` (anti-entropy) in step with every apply from now on.
+  // Set before serving requests.
+  void SetDigestIndex(replication::DigestIndex* index) { index_ = index; }
 
   // The live entry for (ns, key) in the local replica, or nullopt when
   // absent, deleted or expired.
@@ -144,10 +150,13 @@ class KvService {
   const NodeId self_;
   const std::vector<NamespaceSpec> namespaces_;
   ReplicationRouter* router_ = nullptr;
+  replication::DigestIndex* index_ = nullptr;
   bool refuse_client_writes_ = false;
   std::unique_ptr<std::atomic<uint64_t>[]> generations_;  // per namespace, same index
 
   void BumpGeneration(const WriteBatch& batch);
+  // Index and generation bookkeeping once `batch` was (or failed to be) applied.
+  void AfterApply(const WriteBatch& batch, const Status& applied);
   void ListRounds(const NamespaceSpec& spec, ScanOptions options, Consistency consistency,
                   size_t want, int rounds_left, ScanPage collected, ScanCallback done);
 };

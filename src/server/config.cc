@@ -421,6 +421,29 @@ std::vector<Setting> BuildSettings() {
     c.cluster.tags = ListOf(v);
     return Status::Ok();
   });
+  add("replication.anti_entropy_interval", Kind::kDuration, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 0, 3'600'000));
+    c.replication.anti_entropy_interval_ms = IntegerOf(v);
+    return Status::Ok();
+  });
+  add("replication.anti_entropy_bytes_per_second", Kind::kInteger,
+      [](Config& c, const ScalarValue& v) {
+        if (IntegerOf(v) < 65'536) {
+          return InvalidArgument("must be at least 65536 (64 KiB/s); got " +
+                                 std::to_string(IntegerOf(v)));
+        }
+        c.replication.anti_entropy_bytes_per_second = IntegerOf(v);
+        return Status::Ok();
+      });
+  add("replication.gc_grace", Kind::kDuration, [](Config& c, const ScalarValue& v) {
+    MESHKV_RETURN_IF_ERROR(CheckDurationRange(IntegerOf(v), 1'000, int64_t{365} * 86'400'000));
+    c.replication.gc_grace_ms = IntegerOf(v);
+    return Status::Ok();
+  });
+  add("replication.hinted_handoff", Kind::kBoolean, [](Config& c, const ScalarValue& v) {
+    c.replication.hinted_handoff = std::get<bool>(v);
+    return Status::Ok();
+  });
   add("log.level", Kind::kString, [](Config& c, const ScalarValue& v) {
     MESHKV_RETURN_IF_ERROR(CheckOneOf(StringOf(v), {"trace", "debug", "info", "warn", "error"}));
     c.log.level = StringOf(v);
@@ -700,7 +723,7 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
 }
 
 constexpr std::string_view kSections[] = {"node", "http",    "storage", "clock",
-                                          "dns",  "cluster", "log"};
+                                          "dns",  "cluster", "replication", "log"};
 constexpr std::string_view kNamespaceKeys[] = {"replicas", "consistency", "sync_policy",
                                                "writers",  "default_ttl", "max_value_bytes",
                                                "storage"};
@@ -1397,6 +1420,22 @@ std::string DefaultConfigToml() {
       fmt::format("rejoin_interval = \"{}\"\n", FormatDurationMillis(d.cluster.rejoin_interval_ms));
   out += Comment("Metadata shown in `meshkv members`, as \"key=value\".");
   out += "tags = []\n";
+
+  out += "\n[replication]\n";
+  out += Comment(
+      "Anti-entropy: every anti_entropy_interval (\"0\" = only `meshkv repair`) this node\n"
+      "compares its partitions with one co-replica and exchanges what differs,\n"
+      "at most anti_entropy_bytes_per_second.");
+  out += fmt::format("anti_entropy_interval = \"{}\"\n",
+                     FormatDurationMillis(d.replication.anti_entropy_interval_ms));
+  out += fmt::format("anti_entropy_bytes_per_second = {}\n",
+                     d.replication.anti_entropy_bytes_per_second);
+  out += Comment(
+      "Deleted keys keep a tombstone at least gc_grace, and until every replica is known\n"
+      "to have it. A node away longer than gc_grace resyncs from its peers as if empty.");
+  out += fmt::format("gc_grace = \"{}\"\n", FormatDurationMillis(d.replication.gc_grace_ms));
+  out += Comment("Keep hints (on this coordinator) for replicas that missed a write.");
+  out += fmt::format("hinted_handoff = {}\n", d.replication.hinted_handoff ? "true" : "false");
 
   out += "\n[log]\n";
   out += Comment("\"trace\", \"debug\", \"info\", \"warn\" or \"error\".");

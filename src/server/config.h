@@ -102,6 +102,13 @@ struct Config {
     bool enabled() const { return !tls_cert.empty(); }
   } cluster;
 
+  struct Replication {
+    int64_t anti_entropy_interval_ms = 1'000;                // 0 = no periodic rounds
+    int64_t anti_entropy_bytes_per_second = 16ll << 20;      // rate limit of repair traffic
+    int64_t gc_grace_ms = 24ll * 3600 * 1000;                // tombstones live at least this long
+    bool hinted_handoff = true;                              // keep hints for missed replicas
+  } replication;
+
   struct Log {
     std::string level = "info";  // trace|debug|info|warn|error
   } log;

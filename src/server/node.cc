@@ -29,7 +29,9 @@
 #include "frontend/http/http_metrics.h"
 #include "frontend/http/server.h"
 #include "records/record_service.h"
+#include "replication/anti_entropy.h"
 #include "replication/coordinator.h"
+#include "replication/digest_index.h"
 #include "replication/hints.h"
 #include "replication/kv_service.h"
 #include "server/cluster.h"
@@ -175,6 +177,8 @@ struct Node::State {
   std::unique_ptr<replication::HintStore> hints;
   std::unique_ptr<ClusterPeerChannel> peer_channel;
   std::unique_ptr<replication::Coordinator> coordinator;
+  std::unique_ptr<replication::DigestIndex> digest_index;
+  std::unique_ptr<replication::AntiEntropy> anti_entropy;
   std::mt19937_64 rng{SecureRandomU64()};  // cluster thread only
   int ticks_joined = 0;                    // cluster thread only
   std::atomic<bool> catching_up{false};    // set on the cluster thread
@@ -203,7 +207,9 @@ struct Node::State {
     MESHKV_RETURN_IF_ERROR(hints->Load());
     peer_channel = std::make_unique<ClusterPeerChannel>(*cluster);
     coordinator = std::make_unique<replication::Coordinator>(
-        *kv, *peer_channel, hints.get(), replication::CoordinatorOptions{}, &registry);
+        *kv, *peer_channel, config.replication.hinted_handoff ? hints.get() : nullptr,
+        replication::CoordinatorOptions{}, &registry);
+    MESHKV_RETURN_IF_ERROR(SetUpAntiEntropy());
     if (auto saved = ReadWholeFile(ownership_path()); saved.ok()) {
       auto state = replication::OwnershipState::Decode(*saved);
       if (!state.ok()) {
@@ -242,6 +248,42 @@ struct Node::State {
     kv->SetRouter(coordinator.get());
     api->SetCoordinator(coordinator.get());
     api->SetDecommission([this] { return RequestDecommission(); });
+    return Status::Ok();
+  }
+
+  // The digest index (rebuilt from storage before anything is served) and
+  // the anti-entropy engine with its peer RPC handlers.
+  Status SetUpAntiEntropy() {
+    std::vector<std::string> names;
+    for (const NamespaceSpec& spec : kv->namespaces()) names.push_back(spec.name);
+    digest_index = std::make_unique<replication::DigestIndex>(
+        std::move(names), replication::kDefaultPartitions, clock);
+    kv->SetDigestIndex(digest_index.get());
+    const int64_t started = SteadyClock().NowMillis();
+    MESHKV_RETURN_IF_ERROR(digest_index->Rebuild(*store));
+    size_t entries = 0;
+    for (size_t i = 0; i < kv->namespaces().size(); ++i) entries += digest_index->Size(i);
+    spdlog::info("anti-entropy: digest index of {} entries built in {} ms", entries,
+                 SteadyClock().NowMillis() - started);
+    replication::AntiEntropyOptions options;
+    options.interval_ms = config.replication.anti_entropy_interval_ms;
+    options.bytes_per_second = config.replication.anti_entropy_bytes_per_second;
+    options.gc_grace_ms = config.replication.gc_grace_ms;
+    anti_entropy = std::make_unique<replication::AntiEntropy>(*kv, *coordinator, *peer_channel,
+                                                              *digest_index, options, &registry);
+    using transport::MessageType;
+    auto route = [this](void (replication::AntiEntropy::*handler)(
+                     NodeId, std::string, std::function<void(Result<std::string>)>)) {
+      return [this, handler](const transport::PeerInfo& from, std::string payload,
+                             transport::Responder respond) {
+        (anti_entropy.get()->*handler)(from.node_id, std::move(payload), std::move(respond));
+      };
+    };
+    cluster->RegisterHandler(MessageType::kAeSummary,
+                             route(&replication::AntiEntropy::HandleSummary));
+    cluster->RegisterHandler(MessageType::kAeLeaves, route(&replication::AntiEntropy::HandleLeaves));
+    cluster->RegisterHandler(MessageType::kAeKeys, route(&replication::AntiEntropy::HandleKeys));
+    api->SetAntiEntropy(anti_entropy.get());
     return Status::Ok();
   }
 
@@ -443,6 +485,7 @@ Node::Node(Config config) : state_(std::make_unique<State>()) {
 }
 
 Node::~Node() {
+  if (state_->anti_entropy) state_->anti_entropy->Stop();
   if (state_->cluster) state_->cluster->Stop();
   if (state_->server) state_->server->Stop();
   if (state_->dns_server) state_->dns_server->Stop();  // DNS server
@@ -563,6 +606,7 @@ Status Node::Start() {
   if (s.coordinator) {
     s.cluster->RunEvery(1'000, [&s] { s.coordinator->ReplayHints(); });
     s.cluster->RunEvery(500, [&s] { s.OwnershipTick(); });
+    s.anti_entropy->Start();
   }
   return Status::Ok();
 }

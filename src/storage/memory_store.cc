@@ -79,6 +79,19 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  Status Purge(std::string_view ns, const std::vector<std::string>& keys) override {
+    Space* space = Find(ns);
+    if (space == nullptr) return NamespaceNotConfigured(ns);
+    std::unique_lock lock(space->mutex);
+    for (const std::string& key : keys) {
+      auto it = space->entries.find(key);
+      if (it == space->entries.end()) continue;
+      space->bytes -= it->first.size() + it->second.value.size();
+      space->entries.erase(it);
+    }
+    return Status::Ok();
+  }
+
   Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) override {
     MESHKV_RETURN_IF_ERROR(storage_internal::ValidateScanOptions(options));
     Space* space = Find(ns);

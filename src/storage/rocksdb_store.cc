@@ -240,6 +240,17 @@ class RocksStore final : public Store {
     return Status::Ok();
   }
 
+  Status Purge(std::string_view ns, const std::vector<std::string>& keys) override {
+    rocksdb::ColumnFamilyHandle* cf = Find(ns);
+    if (cf == nullptr) return NamespaceNotConfigured(ns);
+    rocksdb::WriteBatch rocks_batch;
+    for (const std::string& key : keys) {
+      MESHKV_RETURN_IF_ERROR(FromRocks(rocks_batch.Delete(cf, ToSlice(key)), "build purge batch"));
+    }
+    if (keys.empty()) return Status::Ok();
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &rocks_batch), "purge tombstones");
+  }
+
   Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) override {
     MESHKV_RETURN_IF_ERROR(storage_internal::ValidateScanOptions(options));
     rocksdb::ColumnFamilyHandle* cf = Find(ns);

@@ -52,6 +52,12 @@ class CompositeStore final : public Store {
     return Status::Ok();
   }
 
+  Status Purge(std::string_view ns, const std::vector<std::string>& keys) override {
+    Store* engine = Route(ns);
+    if (engine == nullptr) return NamespaceNotConfigured(ns);
+    return engine->Purge(ns, keys);
+  }
+
   Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) override {
     Store* engine = Route(ns);
     if (engine == nullptr) return NamespaceNotConfigured(ns);

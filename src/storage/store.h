@@ -83,6 +83,12 @@ class Store {
   virtual Result<std::optional<Entry>> Get(std::string_view ns, std::string_view key) = 0;
   virtual Status Apply(const WriteBatch& batch, bool sync) = 0;
   virtual Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) = 0;
+  // Removes the keys' entries outright (tombstone GC; not durable until the
+  // next synced write or Flush, which is harmless: a purged tombstone that
+  // comes back is collected again). Unlike Apply this does not merge, so a
+  // write to one of these keys applied concurrently could be lost: the
+  // caller must exclude that (replication::DigestIndex::Purge does).
+  virtual Status Purge(std::string_view ns, const std::vector<std::string>& keys) = 0;
   virtual StoreStats Stats() = 0;
   // Makes everything applied so far durable (used on clean shutdown),
   // the local table included.

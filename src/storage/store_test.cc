@@ -186,6 +186,21 @@ TYPED_TEST(StoreTest, TombstoneWinsOverOlderPut) {
   EXPECT_EQ((*live)->value, "v2");
 }
 
+TYPED_TEST(StoreTest, PurgeRemovesEntriesOutright) {
+  ASSERT_OK(this->Write("default", "gone", Tombstone(10)));
+  ASSERT_OK(this->Write("default", "kept", Put("v", 10)));
+  ASSERT_OK(this->store_->Purge("default", {"gone", "never-there"}));
+  EXPECT_FALSE(this->Read("default", "gone").has_value());
+  EXPECT_TRUE(this->Read("default", "kept").has_value());
+  ScanOptions all;
+  all.include_dead = true;
+  EXPECT_EQ(this->Keys(this->ScanOrDie("default", all)), std::vector<std::string>{"kept"});
+  // A later write of the key is stored as on an empty store.
+  ASSERT_OK(this->Write("default", "gone", Put("back", 5)));
+  EXPECT_EQ(this->Read("default", "gone")->value, "back");
+  EXPECT_EQ(this->store_->Purge("nope", {"k"}).code(), ErrorCode::kNotFound);
+}
+
 TYPED_TEST(StoreTest, SameVersionIsDeterministic) {
   Entry a = Put("aaa", 7);
   Entry b = Put("bbb", 7);
@@ -609,6 +624,9 @@ class SlowSyncStore final : public Store {
   Status Apply(const WriteBatch& batch, bool sync) override {
     if (sync) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     return inner_.Apply(batch, sync);
+  }
+  Status Purge(std::string_view ns, const std::vector<std::string>& keys) override {
+    return inner_.Purge(ns, keys);
   }
   Result<ScanPage> Scan(std::string_view ns, const ScanOptions& options) override {
     return inner_.Scan(ns, options);

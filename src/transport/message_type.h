@@ -16,6 +16,9 @@ enum class MessageType : uint32_t {
   kReplicaRead = 11,   // replication: raw entries of keys
   kReplicaScan = 12,   // replication: a page of raw entries
   kOwnership = 13,     // replication: ownership state exchange
+  kAeSummary = 14,     // anti-entropy: one hash over the shared partitions
+  kAeLeaves = 15,      // anti-entropy: leaf hashes of partitions
+  kAeKeys = 16,        // anti-entropy: (key, digest) lists of leaves
 };
 
 }  // namespace meshkv::transport

@@ -57,6 +57,12 @@ std::string TypeLabel(uint32_t type) {
       return "replica_scan";
     case MessageType::kOwnership:
       return "ownership";
+    case MessageType::kAeSummary:
+      return "ae_summary";
+    case MessageType::kAeLeaves:
+      return "ae_leaves";
+    case MessageType::kAeKeys:
+      return "ae_keys";
   }
   return std::to_string(type);
 }

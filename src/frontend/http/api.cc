@@ -236,7 +236,7 @@ asio::awaitable<Response> Api::Handle(const Request& request, Route& route) {
     route = Route::kCluster;
     allow = "GET";
   } else if (path == "/v1/cluster/join" || path == "/v1/cluster/leave" ||
-             path == "/v1/cluster/decommission") {
+             path == "/v1/cluster/decommission" || path == "/v1/cluster/repair") {
     route = Route::kCluster;
     allow = "POST";
   } else if (path == "/v1/cluster/keyring") {

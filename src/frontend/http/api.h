@@ -24,6 +24,7 @@
 #include "trust/tokens.h"
 
 namespace meshkv::replication {
+class AntiEntropy;
 class Coordinator;
 }
 
@@ -63,6 +64,8 @@ class Api {
   // The replication coordinator behind /v1/owners/{key}; null on a node
   // without [cluster]. Set once before serving.
   void SetCoordinator(replication::Coordinator* coordinator) { coordinator_ = coordinator; }
+  // Anti-entropy behind POST /v1/cluster/repair; null without [cluster].
+  void SetAntiEntropy(replication::AntiEntropy* anti_entropy) { anti_entropy_ = anti_entropy; }
   // Starts this node's decommission (POST /v1/cluster/decommission).
   void SetDecommission(std::function<Status()> start) { decommission_ = std::move(start); }
 
@@ -84,6 +87,7 @@ class Api {
                                                  std::string_view path);
   nlohmann::json ClusterStatusJson() const;
   Response HandleOwners(const Request& request, std::string_view path);
+  boost::asio::awaitable<Response> HandleRepair(const Request& request);
   Response HandleMetrics(const Request& request);
   void RegisterStorageMetrics();
 
@@ -91,6 +95,7 @@ class Api {
   records::RecordService* records_;
   ClusterControl* cluster_ = nullptr;
   replication::Coordinator* coordinator_ = nullptr;
+  replication::AntiEntropy* anti_entropy_ = nullptr;
   std::function<Status()> decommission_;
   Hlc& hlc_;
   MetricsRegistry& registry_;

@@ -11,6 +11,7 @@
 #include "frontend/http/api.h"
 #include "frontend/http/api_internal.h"
 #include "frontend/http/request_target.h"
+#include "replication/anti_entropy.h"
 #include "replication/coordinator.h"
 
 namespace meshkv::http {
@@ -162,6 +163,43 @@ json Api::ClusterStatusJson() const {
 
 // GET /v1/owners/{key}?ns=: the key's partition, its replicas (highest rank
 // first) with their liveness and ownership state, and pending replicas.
+// POST /v1/cluster/repair[?ns=a&ns=b]: anti-entropy with every live
+// co-replica until each matches; answers what it found and fixed.
+boost::asio::awaitable<Response> Api::HandleRepair(const Request& request) {
+  const unsigned version = request.version();
+  if (anti_entropy_ == nullptr) {
+    co_return StatusResponse(version, FailedPrecondition("this node runs without [cluster]: "
+                                                         "there are no replicas to compare with"));
+  }
+  auto target = ParseRequestTarget(request.target());
+  if (!target.ok()) co_return StatusResponse(version, target.status());
+  std::vector<std::string> namespaces;
+  for (const auto& [name, value] : target->query) {
+    if (name != "ns") {
+      co_return StatusResponse(
+          version, InvalidArgument("unknown query parameter '" + name + "'; allowed: ns"));
+    }
+    if (kv_.FindNamespace(value) == nullptr) {
+      co_return StatusResponse(version, NotFound("namespace '" + value + "' is not configured"));
+    }
+    namespaces.push_back(value);
+  }
+  replication::AeReport report = co_await AwaitCompletion<replication::AeReport>(
+      [&](std::function<void(replication::AeReport)> done) {
+        anti_entropy_->Repair(namespaces, std::move(done));
+      });
+  co_return JsonResponse(version, bhttp::status::ok,
+                         json{{"converged", report.converged},
+                              {"peers", report.peers},
+                              {"rounds", report.rounds},
+                              {"partitions_compared", report.partitions_compared},
+                              {"partitions_differing", report.partitions_differing},
+                              {"keys_pulled", report.keys_pulled},
+                              {"keys_pushed", report.keys_pushed},
+                              {"bytes", report.bytes},
+                              {"errors", report.errors}});
+}
+
 Response Api::HandleOwners(const Request& request, std::string_view path) {
   const unsigned version = request.version();
   if (coordinator_ == nullptr) {
@@ -242,6 +280,7 @@ boost::asio::awaitable<Response> Api::HandleCluster(const Request& request, cons
     if (!joined.ok()) co_return StatusResponse(version, joined.status());
     co_return JsonResponse(version, bhttp::status::ok, json{{"joined", *joined}});
   }
+  if (path == "/v1/cluster/repair") co_return co_await HandleRepair(request);
   if (path == "/v1/cluster/decommission") {
     if (!decommission_) {
       co_return StatusResponse(

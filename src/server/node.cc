@@ -209,7 +209,6 @@ struct Node::State {
     coordinator = std::make_unique<replication::Coordinator>(
         *kv, *peer_channel, config.replication.hinted_handoff ? hints.get() : nullptr,
         replication::CoordinatorOptions{}, &registry);
-    MESHKV_RETURN_IF_ERROR(SetUpAntiEntropy());
     if (auto saved = ReadWholeFile(ownership_path()); saved.ok()) {
       auto state = replication::OwnershipState::Decode(*saved);
       if (!state.ok()) {
@@ -222,6 +221,8 @@ struct Node::State {
       Status written = WriteWholeFile(ownership_path(), state.Encode());
       if (!written.ok()) spdlog::error("replication: {}", written.message());
     });
+    MESHKV_RETURN_IF_ERROR(ResyncIfAwayLongerThanGcGrace());
+    MESHKV_RETURN_IF_ERROR(SetUpAntiEntropy());
     using transport::MessageType;
     auto route = [this](void (replication::Coordinator::*handler)(
                      NodeId, std::string, std::function<void(Result<std::string>)>)) {
@@ -248,6 +249,72 @@ struct Node::State {
     kv->SetRouter(coordinator.get());
     api->SetCoordinator(coordinator.get());
     api->SetDecommission([this] { return RequestDecommission(); });
+    return Status::Ok();
+  }
+
+  // ---- resync after a long absence (DESIGN.md, Anti-entropy) ----
+  static constexpr std::string_view kLastContactKey = "replication/last_contact_ms";
+  static constexpr int kLastContactEveryTicks = 20;  // 10 s of ownership ticks
+  int ticks_since_contact_saved = kLastContactEveryTicks;  // cluster thread only
+
+  // Records, while this node is an owner in touch with live members, when it
+  // last was: a restart compares it with gc_grace.
+  void SaveLastContact() {
+    if (++ticks_since_contact_saved < kLastContactEveryTicks) return;
+    ticks_since_contact_saved = 0;
+    LocalBatch batch;
+    batch.Put(kLastContactKey, std::to_string(clock.NowMillis()));
+    if (Status s = store->local().Write(batch, false); !s.ok()) {
+      spdlog::warn("replication: cannot record the last contact time: {}", s.message());
+    }
+  }
+
+  // A node that was away longer than gc_grace may hold values whose
+  // tombstones the others have already collected; pushing them back would
+  // resurrect deletes. Such a node discards its replica and rejoins as a
+  // pending owner, which streams everything in from the others before it
+  // serves again. (Writes only it had acknowledged at `one` are lost with
+  // it: the price of being away that long; the log says so.)
+  Status ResyncIfAwayLongerThanGcGrace() {
+    const NodeId self = data_dir->node_id();
+    const auto record = coordinator->Ownership().Find(self);
+    if (!record || record->state != replication::OwnerState::kNormal) return Status::Ok();
+    std::vector<NodeId> others = coordinator->Ownership().Owners();
+    std::erase(others, self);
+    if (others.empty()) return Status::Ok();  // nobody to resync from
+    auto saved = store->local().Get(kLastContactKey);
+    if (!saved.ok()) return saved.status();
+    if (!saved->has_value()) return Status::Ok();
+    int64_t last = 0;
+    try {
+      last = std::stoll(**saved);
+    } catch (const std::exception&) {
+      return Status::Ok();  // unreadable: treated as unknown
+    }
+    const int64_t away = clock.NowMillis() - last;
+    if (away <= config.replication.gc_grace_ms) return Status::Ok();
+    spdlog::warn(
+        "replication: this node was out of touch for {} s, longer than gc_grace ({} s): its data "
+        "may contain deletes the cluster has already forgotten; discarding the local replica and "
+        "resyncing from the other owners",
+        away / 1000, config.replication.gc_grace_ms / 1000);
+    for (const NamespaceSpec& spec : kv->namespaces()) {
+      ScanOptions options;
+      options.include_dead = true;
+      options.keys_only = true;
+      options.limit = 4096;
+      for (;;) {
+        auto page = store->Scan(spec.name, options);
+        if (!page.ok()) return page.status();
+        std::vector<std::string> keys;
+        for (KeyEntry& item : page->items) keys.push_back(std::move(item.key));
+        MESHKV_RETURN_IF_ERROR(store->Purge(spec.name, keys));
+        if (!page->more || keys.empty()) break;
+        options.start_after = keys.back();
+      }
+    }
+    MESHKV_RETURN_IF_ERROR(store->Flush());
+    coordinator->SetSelfState(replication::OwnerState::kPending);
     return Status::Ok();
   }
 
@@ -383,6 +450,9 @@ struct Node::State {
     if (config.node.role == "reject_local_writes") return;  // never an owner
     const NodeId self = data_dir->node_id();
     const auto record = coordinator->Ownership().Find(self);
+    if (!live.empty() && record && record->state == replication::OwnerState::kNormal) {
+      SaveLastContact();
+    }
     if (record && AdvanceDecommission(*record)) return;
     if (!record) {
       const bool has_seeds = !config.cluster.seeds.empty() || !config.cluster.srv_domain.empty();

@@ -17,6 +17,8 @@ namespace {
 using transport::MessageType;
 
 constexpr size_t kMaxEntriesPerRequest = 10'000;
+constexpr size_t kMaxPartsPerBatch = 10'000;
+constexpr int kMaxWritesInFlight = 2;  // replica-write RPCs per peer before coalescing
 constexpr size_t kMaxKeysPerRead = 10'000;
 constexpr uint32_t kMaxScanLimit = 10'000;
 
@@ -242,9 +244,90 @@ void Coordinator::SendWrite(NodeId node, const std::string& ns, std::vector<KeyE
   if (!peers_.IsLive(node)) {
     return done(Unavailable("node " + node.ToString() + " is down"));
   }
-  peers_.Call(node, MessageType::kReplicaWrite, EncodeWrite(ns, entries),
-              options_.request_deadline_ms,
-              [done = std::move(done)](Result<std::string> reply) { done(reply.status()); });
+  Outbox& box = OutboxOf(node);
+  std::vector<QueuedWrite> batch;
+  {
+    std::lock_guard lock(box.mu);
+    box.queue.push_back(QueuedWrite{ns, std::move(entries), std::move(done)});
+    if (box.in_flight >= kMaxWritesInFlight) return;  // goes with the next batch
+    batch = TakeBatch(box);
+    ++box.in_flight;
+  }
+  SendQueued(node, box, std::move(batch));
+}
+
+Coordinator::Outbox& Coordinator::OutboxOf(NodeId node) {
+  std::lock_guard lock(outboxes_mu_);
+  std::unique_ptr<Outbox>& box = outboxes_[node];
+  if (!box) box = std::make_unique<Outbox>();
+  return *box;
+}
+
+std::vector<Coordinator::QueuedWrite> Coordinator::TakeBatch(Outbox& box) {
+  size_t entries = 0;
+  size_t take = 0;
+  while (take < box.queue.size() &&
+         (take == 0 || entries + box.queue[take].entries.size() <= kMaxEntriesPerRequest)) {
+    entries += box.queue[take].entries.size();
+    ++take;
+  }
+  std::vector<QueuedWrite> batch(std::make_move_iterator(box.queue.begin()),
+                                 std::make_move_iterator(box.queue.begin() + take));
+  box.queue.erase(box.queue.begin(), box.queue.begin() + take);
+  return batch;
+}
+
+void Coordinator::SendQueued(NodeId node, Outbox& box, std::vector<QueuedWrite> batch) {
+  auto parts = std::make_shared<std::vector<QueuedWrite>>(std::move(batch));
+  auto finished = [this, node, &box, parts](std::vector<Status> results) {
+    for (size_t i = 0; i < parts->size(); ++i) (*parts)[i].done(results[i]);
+    std::vector<QueuedWrite> next;
+    {
+      std::lock_guard lock(box.mu);
+      --box.in_flight;
+      if (box.queue.empty()) return;
+      next = TakeBatch(box);
+      ++box.in_flight;
+    }
+    SendQueued(node, box, std::move(next));
+  };
+  if (parts->size() == 1) {
+    const QueuedWrite& only = parts->front();
+    peers_.Call(node, MessageType::kReplicaWrite, EncodeWrite(only.ns, only.entries),
+                options_.request_deadline_ms,
+                [finished](Result<std::string> reply) { finished({reply.status()}); });
+    return;
+  }
+  wire::WriteBatchRequest request;
+  for (const QueuedWrite& part : *parts) {
+    wire::WriteRequest* out = request.add_parts();
+    out->set_ns(part.ns);
+    for (const KeyEntry& e : part.entries) {
+      wire::KeyEntry* entry = out->add_entries();
+      entry->set_key(e.key);
+      entry->set_entry(EncodeEntry(e.entry));
+    }
+  }
+  const size_t count = parts->size();
+  peers_.Call(node, MessageType::kReplicaWriteBatch, request.SerializeAsString(),
+              options_.request_deadline_ms, [finished, count](Result<std::string> reply) {
+                std::vector<Status> results(count, reply.status());
+                wire::WriteBatchReply decoded;
+                if (reply.ok() && (!decoded.ParseFromString(*reply) ||
+                                   static_cast<size_t>(decoded.results_size()) != count)) {
+                  results.assign(count, Internal("replica answered a write batch with garbage"));
+                } else if (reply.ok()) {
+                  for (size_t i = 0; i < count; ++i) {
+                    const wire::PartResult& r = decoded.results(static_cast<int>(i));
+                    if (r.code() != 0) {
+                      const uint32_t code = std::min<uint32_t>(
+                          r.code(), static_cast<uint32_t>(ErrorCode::kInternal));
+                      results[i] = Status(static_cast<ErrorCode>(code), r.message());
+                    }
+                  }
+                }
+                finished(std::move(results));
+              });
 }
 
 void Coordinator::Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries) {
@@ -637,6 +720,77 @@ void Coordinator::HandleWrite(NodeId from, std::string payload,
     if (!s.ok()) return reply(s);
     reply(wire::WriteReply().SerializeAsString());
   });
+}
+
+void Coordinator::HandleWriteBatch(NodeId from, std::string payload,
+                                   std::function<void(Result<std::string>)> reply) {
+  auto refuse = [this, &reply, from](Status status) {
+    if (refused_entries_) refused_entries_->Increment();
+    spdlog::warn("replication: refused a write batch from {}: {}", from.ToString(),
+                 status.message());
+    reply(status);
+  };
+  if (holds_no_data_) {
+    return refuse(FailedPrecondition("node " + self_.ToString() +
+                                     " has role reject_local_writes and stores no data"));
+  }
+  wire::WriteBatchRequest request;
+  if (!request.ParseFromString(payload)) {
+    return refuse(InvalidArgument("write batch does not parse"));
+  }
+  if (static_cast<size_t>(request.parts_size()) > kMaxPartsPerBatch) {
+    return refuse(InvalidArgument("more than " + std::to_string(kMaxPartsPerBatch) +
+                                  " parts in one write batch"));
+  }
+  size_t total = 0;
+  for (const wire::WriteRequest& part : request.parts()) total += part.entries_size();
+  if (total > kMaxEntriesPerRequest) {
+    return refuse(InvalidArgument("more than " + std::to_string(kMaxEntriesPerRequest) +
+                                  " entries in one write batch"));
+  }
+  // Each part is checked on its own (one bad part fails only itself); the
+  // good ones are applied together.
+  auto results = std::make_shared<std::vector<Status>>(request.parts_size());
+  WriteBatch combined;
+  combined.reserve(total);
+  for (int i = 0; i < request.parts_size(); ++i) {
+    const wire::WriteRequest& part = request.parts(i);
+    const NamespaceSpec* spec = local_.FindNamespace(part.ns());
+    if (spec == nullptr) {
+      (*results)[i] = NotFound("namespace '" + part.ns() + "' is not configured on this node");
+      continue;
+    }
+    auto entries = DecodeEntries(part.entries());
+    if (!entries.ok()) {
+      (*results)[i] = entries.status();
+      continue;
+    }
+    auto batch = CheckIncoming(*spec, std::move(*entries));
+    if (!batch.ok()) {
+      (*results)[i] = batch.status();
+      continue;
+    }
+    for (WriteOp& op : *batch) combined.push_back(std::move(op));
+  }
+  for (const Status& s : *results) {
+    if (!s.ok()) {
+      if (refused_entries_) refused_entries_->Increment();
+      spdlog::warn("replication: refused part of a write batch from {}: {}", from.ToString(),
+                   s.message());
+    }
+  }
+  auto answer = [results, reply = std::move(reply)](const Status& applied) {
+    wire::WriteBatchReply out;
+    for (const Status& s : *results) {
+      const Status& final_status = s.ok() ? applied : s;
+      wire::PartResult* r = out.add_results();
+      r->set_code(static_cast<uint32_t>(final_status.code()));
+      if (!final_status.ok()) r->set_message(final_status.message());
+    }
+    reply(out.SerializeAsString());
+  };
+  if (combined.empty()) return answer(Status::Ok());
+  local_.ApplyLocal(std::move(combined), std::move(answer));
 }
 
 void Coordinator::HandleRead(NodeId from, std::string payload,

@@ -33,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -91,6 +92,8 @@ class Coordinator final : public ReplicationRouter {
   // ---- replica side (peer RPC handlers) ----
   void HandleWrite(NodeId from, std::string payload,
                    std::function<void(Result<std::string>)> reply);
+  void HandleWriteBatch(NodeId from, std::string payload,
+                        std::function<void(Result<std::string>)> reply);
   void HandleRead(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
   void HandleScan(NodeId from, std::string payload, std::function<void(Result<std::string>)> reply);
 
@@ -150,6 +153,23 @@ class Coordinator final : public ReplicationRouter {
   void SendWrite(NodeId node, const std::string& ns, std::vector<KeyEntry> entries,
                  std::function<void(Status)> done);
   void Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries);
+  // Write coalescing: at most kMaxWritesInFlight replica-write RPCs per peer;
+  // writes sent meanwhile wait in the peer's outbox and go together in one
+  // kReplicaWriteBatch when one returns (no delay while the link is idle).
+  struct QueuedWrite {
+    std::string ns;
+    std::vector<KeyEntry> entries;
+    std::function<void(Status)> done;
+  };
+  struct Outbox {
+    std::mutex mu;
+    int in_flight = 0;  // guarded by mu
+    std::vector<QueuedWrite> queue;  // guarded by mu
+  };
+  Outbox& OutboxOf(NodeId node);
+  // Takes the next batch off `box.queue`. REQUIRES: box.mu held.
+  static std::vector<QueuedWrite> TakeBatch(Outbox& box);
+  void SendQueued(NodeId node, Outbox& box, std::vector<QueuedWrite> batch);
   void CatchUpFrom(size_t ns_index, std::string start_after, std::shared_ptr<uint64_t> merged,
                    std::function<void(Status)> done);
   void StreamOutFrom(size_t ns_index, std::string start_after, std::function<void(Status)> done);
@@ -167,6 +187,8 @@ class Coordinator final : public ReplicationRouter {
   std::vector<std::function<void(const OwnershipState&)>> listeners_;
   std::set<NodeId> replaying_;  // guarded by mu_: targets with a hint batch in flight
   RebalanceProgress progress_;  // guarded by mu_
+  std::mutex outboxes_mu_;
+  std::map<NodeId, std::unique_ptr<Outbox>> outboxes_;  // guarded by outboxes_mu_; never erased
   bool holds_no_data_ = false;  // set before serving
   RateLimiter replay_limiter_;
 

@@ -215,6 +215,8 @@ TEST_F(CoordinatorTest, ReorderedAndDuplicatedReplicationConverges) {
     }
     network_.Pump(rng, /*copies=*/1 + static_cast<int>(rng() % 3));
   }
+  // Replies release writes coalesced behind them (the outbox): deliver those too.
+  while (!network_.queue.empty()) network_.Pump(rng);
   network_.queued = false;
   // Every replica of every key holds the newest write, whatever the order.
   for (const auto& [key, value] : last) {
@@ -229,6 +231,56 @@ TEST_F(CoordinatorTest, ReorderedAndDuplicatedReplicationConverges) {
       }
     }
   }
+}
+
+TEST_F(CoordinatorTest, WritesToABusyReplicaAreCoalescedAndEachGetsItsOwnResult) {
+  MakeCluster(3);
+  network_.queued = true;
+  std::mt19937_64 rng(3);
+  int acked = 0;
+  for (int i = 0; i < 12; ++i) {
+    nodes_[0]->kv->Write("default",
+                         {Mutation{Mutation::Kind::kPut, "c" + std::to_string(i), "v", std::nullopt}},
+                         Consistency::kAll, [&](Result<std::vector<WriteAck>> r) { acked += r.ok(); });
+  }
+  // Two writes per peer went out at once; the other ten wait in the outbox.
+  size_t batches = 0;
+  for (const auto& m : network_.queue) batches += m.type == MessageType::kReplicaWriteBatch;
+  EXPECT_EQ(network_.queue.size(), 4u);
+  EXPECT_EQ(batches, 0u);
+  network_.Pump(rng);
+  for (const auto& m : network_.queue) batches += m.type == MessageType::kReplicaWriteBatch;
+  EXPECT_GE(batches, 2u) << "the waiting writes left together, one batch per peer";
+  while (!network_.queue.empty()) network_.Pump(rng);
+  EXPECT_EQ(acked, 12);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(Holders("c" + std::to_string(i)).size(), 3u);
+
+  // The replica side: a bad part fails alone, the good one is applied.
+  wire::WriteBatchRequest request;
+  request.add_parts()->set_ns("no-such-namespace");
+  wire::WriteRequest* good = request.add_parts();
+  good->set_ns("default");
+  Entry e;
+  e.value = "batched";
+  e.version = Version{nodes_[1]->hlc->Now(), nodes_[1]->id};
+  wire::KeyEntry* ke = good->add_entries();
+  ke->set_key("from-batch");
+  ke->set_entry(EncodeEntry(e));
+  std::optional<Result<std::string>> reply;
+  nodes_[2]->coordinator->HandleWriteBatch(nodes_[1]->id, request.SerializeAsString(),
+                                           [&](Result<std::string> r) { reply = std::move(r); });
+  ASSERT_TRUE(reply.has_value() && reply->ok());
+  wire::WriteBatchReply results;
+  ASSERT_TRUE(results.ParseFromString(**reply));
+  ASSERT_EQ(results.results_size(), 2);
+  EXPECT_EQ(results.results(0).code(), static_cast<uint32_t>(ErrorCode::kNotFound));
+  EXPECT_EQ(results.results(1).code(), 0u);
+  EXPECT_EQ((*nodes_[2]->kv->Get("default", "from-batch"))->value, "batched");
+  // Garbage and oversized batches are refused whole.
+  reply.reset();
+  nodes_[2]->coordinator->HandleWriteBatch(nodes_[1]->id, "\xff\xff",
+                                           [&](Result<std::string> r) { reply = std::move(r); });
+  EXPECT_FALSE(reply->ok());
 }
 
 TEST_F(CoordinatorTest, PendingOwnersGetWritesButDoNotCountAndCatchUpStreamsTheRest) {

@@ -110,6 +110,8 @@ class FakeNetwork {
     switch (m.type) {
       case MessageType::kReplicaWrite:
         return c.HandleWrite(m.from, std::move(m.payload), std::move(m.done));
+      case MessageType::kReplicaWriteBatch:
+        return c.HandleWriteBatch(m.from, std::move(m.payload), std::move(m.done));
       case MessageType::kReplicaRead:
         return c.HandleRead(m.from, std::move(m.payload), std::move(m.done));
       case MessageType::kReplicaScan:

@@ -233,6 +233,8 @@ struct Node::State {
     };
     cluster->RegisterHandler(MessageType::kReplicaWrite,
                              route(&replication::Coordinator::HandleWrite));
+    cluster->RegisterHandler(MessageType::kReplicaWriteBatch,
+                             route(&replication::Coordinator::HandleWriteBatch));
     cluster->RegisterHandler(MessageType::kReplicaRead,
                              route(&replication::Coordinator::HandleRead));
     cluster->RegisterHandler(MessageType::kReplicaScan,

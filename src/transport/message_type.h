@@ -19,6 +19,7 @@ enum class MessageType : uint32_t {
   kAeSummary = 14,     // anti-entropy: one hash over the shared partitions
   kAeLeaves = 15,      // anti-entropy: leaf hashes of partitions
   kAeKeys = 16,        // anti-entropy: (key, digest) lists of leaves
+  kReplicaWriteBatch = 17,  // replication: coalesced writes, one result each
 };
 
 }  // namespace meshkv::transport

@@ -63,6 +63,8 @@ std::string TypeLabel(uint32_t type) {
       return "ae_leaves";
     case MessageType::kAeKeys:
       return "ae_keys";
+    case MessageType::kReplicaWriteBatch:
+      return "replica_write_batch";
   }
   return std::to_string(type);
 }

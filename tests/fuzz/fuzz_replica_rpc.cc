@@ -527,6 +527,7 @@ void CheckSummary(Node& to, NodeId from, std::string payload) {
     return;
   }
   const SharedView view = ViewOf(to, from, names);
+  if (getenv("DEBUG_SUMMARY")) { for (auto& n : names) fprintf(stderr, "name %s parts %zu\n", n.c_str(), view.partitions[&n - &names[0]].size()); fprintf(stderr, "combined req %llx mine %llx match %d differs %d nsz %d\n", (unsigned long long)request.combined(), (unsigned long long)CombineRoots(names, view.partitions, view.roots), out.match(), out.ownership_differs(), out.namespaces_size()); }
   const bool match = CombineRoots(names, view.partitions, view.roots) == request.combined();
   FUZZ_CHECK(out.match() == match);
   if (match) {

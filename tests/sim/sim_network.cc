@@ -47,6 +47,7 @@ class SimNetwork::Node final : public membership::SwimEnvironment {
   int64_t stalled_until = kNoTick;
   int64_t scheduled_tick = kNoTick;
   std::vector<Event> held;  // arrived while stalled
+  RpcHandler rpc_handler;
   int group = 0;
   int64_t alive_seen = 0;
 
@@ -279,6 +280,28 @@ void SimNetwork::Deliver(Event& event) {
     case EventKind::kPushPullReply:
       node.swim->MergeState(event.payload, from.swim->Self().meta.id).IgnoreError();
       break;
+    case EventKind::kRpcRequest: {
+      const size_t to = event.to;
+      const size_t caller = event.from;
+      std::shared_ptr<RpcCall> call = event.call;
+      auto reply = [this, to, caller, call](Result<std::string> result) {
+        if (!Linked(to, caller) || nodes_[caller]->crashed) return;  // lost: the caller times out
+        call->reply = std::move(result);
+        Event back;
+        back.time = now() + Latency(to, caller);
+        back.kind = EventKind::kRpcReply;
+        back.to = caller;
+        back.from = to;
+        back.call = call;
+        Push(std::move(back));
+      };
+      if (!node.rpc_handler) return reply(Unavailable("no handler"));
+      node.rpc_handler(event.from, event.rpc_type, std::move(event.payload), std::move(reply));
+      break;
+    }
+    case EventKind::kRpcReply:
+      if (event.call->reply) event.call->Finish(std::move(*event.call->reply));
+      break;
     default:
       break;
   }
@@ -331,6 +354,41 @@ void SimNetwork::RunFor(int64_t millis) {
     Process(event);
   }
   clock_.Set(end);
+}
+
+void SimNetwork::SetRpcHandler(size_t node, RpcHandler handler) {
+  nodes_[node]->rpc_handler = std::move(handler);
+}
+
+void SimNetwork::Call(size_t from, size_t to, uint32_t type, std::string payload,
+                      int64_t deadline_ms, RpcReply done) {
+  auto call = std::make_shared<RpcCall>();
+  call->done = std::move(done);
+  At(now() + deadline_ms, [call] { call->Finish(DeadlineExceeded("no reply within the deadline")); });
+  if (!Linked(from, to) || nodes_[to]->crashed || !nodes_[to]->started) {
+    At(now() + Latency(from, to), [call] { call->Finish(Unavailable("connection refused")); });
+    return;
+  }
+  Event event;
+  event.time = now() + Latency(from, to);
+  event.kind = EventKind::kRpcRequest;
+  event.to = to;
+  event.from = from;
+  event.payload = std::move(payload);
+  event.rpc_type = type;
+  event.call = std::move(call);
+  Push(std::move(event));
+}
+
+void SimNetwork::Every(int64_t period_ms, std::function<void()> action) {
+  At(now() + period_ms, [this, period_ms, action = std::move(action)]() mutable {
+    action();
+    Every(period_ms, std::move(action));
+  });
+}
+
+bool SimNetwork::stalled(size_t node) const {
+  return nodes_[node]->stalled_until > now();
 }
 
 bool SimNetwork::RunUntil(const std::function<bool()>& done, int64_t limit_ms,

@@ -18,6 +18,9 @@
 // reliable request/reply (TCP-like: never lost, delayed by latency, blocked
 // by partitions and crashes, held by stalls).
 //
+// Other layers (replication) send request/reply traffic with Call(), which
+// behaves like push-pull and fails with kDeadlineExceeded when no reply comes.
+//
 // Single-threaded. Callbacks run inside RunFor()/RunUntil().
 #pragma once
 
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "membership/config.h"
 #include "membership/swim.h"
 
@@ -80,6 +84,23 @@ class SimNetwork {
 
   void set_on_change(ChangeCallback callback) { on_change_ = std::move(callback); }
 
+  // ---- request/reply traffic of other layers (replication) ----
+  using RpcReply = std::function<void(Result<std::string>)>;
+  using RpcHandler =
+      std::function<void(size_t from, uint32_t type, std::string payload, RpcReply reply)>;
+  void SetRpcHandler(size_t node, RpcHandler handler);
+  // A request from `from` to `to`: delayed by the link latency each way,
+  // refused across partitions and to a crashed node, held while `to` is
+  // stalled, and answered with kDeadlineExceeded if no reply arrives within
+  // `deadline_ms` (a reply lost to a partition or a crash of the caller).
+  // `done` runs exactly once, inside the event loop.
+  void Call(size_t from, size_t to, uint32_t type, std::string payload, int64_t deadline_ms,
+            RpcReply done);
+  // Runs `action` every `period_ms` from now on.
+  void Every(int64_t period_ms, std::function<void()> action);
+  const Clock& clock() const { return clock_; }
+  bool stalled(size_t node) const;
+
   int64_t now() const { return clock_.NowMillis(); }
   size_t size() const { return nodes_.size(); }
   membership::Swim& swim(size_t node);
@@ -103,7 +124,26 @@ class SimNetwork {
 
  private:
   class Node;
-  enum class EventKind { kPacket, kPushPullRequest, kPushPullReply, kTick, kResume, kAction };
+  enum class EventKind {
+    kPacket,
+    kPushPullRequest,
+    kPushPullReply,
+    kTick,
+    kResume,
+    kAction,
+    kRpcRequest,
+    kRpcReply
+  };
+  struct RpcCall {
+    RpcReply done;
+    std::optional<Result<std::string>> reply;  // set when the reply is sent
+    bool finished = false;
+    void Finish(Result<std::string> result) {
+      if (finished) return;
+      finished = true;
+      done(std::move(result));
+    }
+  };
   struct Event {
     int64_t time = 0;
     uint64_t sequence = 0;
@@ -112,6 +152,8 @@ class SimNetwork {
     size_t from = 0;
     std::string payload;
     std::function<void()> action;
+    uint32_t rpc_type = 0;
+    std::shared_ptr<RpcCall> call;
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const {

@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 BUILD_DIR="${FUZZ_BUILD_DIR:-build-fuzz}"
+case "$BUILD_DIR" in /*) ;; *) BUILD_DIR="$ROOT/$BUILD_DIR" ;; esac  # absolute from here on
 JOBS="${JOBS:-2}"
 FUZZ_DIR="$ROOT/tests/fuzz"
 
@@ -62,7 +63,7 @@ cmake --build "$BUILD_DIR" --target "${targets[@]}" -j "$JOBS"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/meshkv-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-artifacts_root="$ROOT/$BUILD_DIR/fuzz-artifacts"
+artifacts_root="$BUILD_DIR/fuzz-artifacts"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
@@ -79,7 +80,7 @@ for target in "${targets[@]}"; do
   if [[ -f "$FUZZ_DIR/$target.dict" ]]; then args+=(-dict="$FUZZ_DIR/$target.dict"); fi
   log="$artifacts/last-run.log"
   echo "== fuzz: $target for ${FUZZ_SECONDS}s ($(find "$corpus" -type f | wc -l) seeds)"
-  if "$ROOT/$BUILD_DIR/tests/fuzz/$target" "${args[@]}" "$corpus" >"$log" 2>&1; then
+  if "$BUILD_DIR/tests/fuzz/$target" "${args[@]}" "$corpus" >"$log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^Done ' "$log" | sed 's/^/   /' || true
   else
     failed+=("$target")

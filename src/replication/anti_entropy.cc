@@ -113,18 +113,24 @@ AntiEntropy::~AntiEntropy() { Stop(); }
 std::vector<AntiEntropy::Shared> AntiEntropy::SharedWith(NodeId peer,
                                                          const std::vector<std::string>& namespaces,
                                                          uint64_t* owners_digest) {
-  std::vector<Shared> out;
-  for (const NamespaceSpec& spec : local_.namespaces()) {
-    if (!namespaces.empty() &&
-        std::find(namespaces.begin(), namespaces.end(), spec.name) == namespaces.end()) {
-      continue;
+  // In the order given (the asker's order, which the responder must follow),
+  // or in configuration order for all of them.
+  std::vector<const NamespaceSpec*> specs;
+  if (namespaces.empty()) {
+    for (const NamespaceSpec& spec : local_.namespaces()) specs.push_back(&spec);
+  } else {
+    for (const std::string& name : namespaces) {
+      if (const NamespaceSpec* spec = local_.FindNamespace(name)) specs.push_back(spec);
     }
-    auto ns_index = index_.NamespaceIndex(spec.name);
+  }
+  std::vector<Shared> out;
+  for (const NamespaceSpec* spec : specs) {
+    auto ns_index = index_.NamespaceIndex(spec->name);
     if (!ns_index) continue;
     Shared shared;
-    shared.spec = &spec;
+    shared.spec = spec;
     shared.ns_index = *ns_index;
-    shared.partitions = coordinator_.SharedPartitions(spec, peer, owners_digest);
+    shared.partitions = coordinator_.SharedPartitions(*spec, peer, owners_digest);
     out.push_back(std::move(shared));
   }
   return out;
@@ -597,10 +603,15 @@ void AntiEntropy::HandleSummary(NodeId from, std::string payload,
   if (static_cast<size_t>(request.namespaces_size()) > kMaxNamespacesPerRequest) {
     return reply(InvalidArgument("too many namespaces in one summary"));
   }
+  if (request.namespaces_size() == 0) return reply(InvalidArgument("summary lists no namespace"));
   std::vector<std::string> names(request.namespaces().begin(), request.namespaces().end());
+  std::set<std::string> distinct;
   for (const std::string& name : names) {
     if (local_.FindNamespace(name) == nullptr) {
       return reply(NotFound("namespace '" + name + "' is not configured on this node"));
+    }
+    if (!distinct.insert(name).second) {
+      return reply(InvalidArgument("namespace '" + name + "' is listed twice"));
     }
   }
   const int64_t started = local_.clock().NowMillis();

@@ -468,95 +468,95 @@ void Coordinator::Read(const NamespaceSpec& ns, std::string key, Consistency con
                             "] but only " + std::to_string(live.size()) +
                             " are alive; retry, or read with consistency=one"));
   }
-  struct Pending {
-    std::mutex mu;
-    size_t needed;
-    size_t replies = 0;  // successful
-    size_t outstanding;
-    bool answered = false;
-    std::optional<Entry> best;
-    std::vector<std::pair<NodeId, std::optional<Entry>>> seen;
-    std::vector<std::string> failures;
-    std::function<void(Result<std::optional<Entry>>)> done;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->needed = needed;
-  pending->outstanding = live.size();
-  pending->done = std::move(done);
-  const std::string ns_name = ns.name;
-
-  auto on_reply = [this, pending, ns_name, key](NodeId node, Result<std::optional<Entry>> entry) {
-    std::function<void(Result<std::optional<Entry>>)> answer;
-    Result<std::optional<Entry>> result = std::optional<Entry>();
-    std::vector<std::pair<NodeId, std::optional<Entry>>> to_repair;
-    std::optional<Entry> best;
-    {
-      std::lock_guard lock(pending->mu);
-      if (entry.ok()) {
-        ++pending->replies;
-        if (entry->has_value()) {
-          pending->best = pending->best ? Merge(*pending->best, **entry) : **entry;
-        }
-        pending->seen.emplace_back(node, std::move(*entry));
-      } else {
-        pending->failures.push_back(node.ToString() + ": " + entry.status().message());
-      }
-      --pending->outstanding;
-      if (!pending->answered && pending->replies >= pending->needed) {
-        pending->answered = true;
-        answer = std::move(pending->done);
-        result = pending->best;
-      } else if (!pending->answered && pending->outstanding == 0) {
-        pending->answered = true;
-        answer = std::move(pending->done);
-        std::string message = "got " + std::to_string(pending->replies) + " of " +
-                              std::to_string(pending->needed) + " required replica answers;";
-        for (const std::string& f : pending->failures) message += " [" + f + "]";
-        result = Unavailable(message);
-      }
-      if (pending->outstanding == 0 && pending->best) {
-        // Read repair: every replica that answered with something older.
-        best = pending->best;
-        for (auto& [n, e] : pending->seen) {
-          if (!e || e->version < best->version) to_repair.emplace_back(n, e);
-        }
-      }
-    }
-    if (answer) {
-      if (!result.ok() && read_failures_) read_failures_->Increment();
-      answer(std::move(result));
-    }
-    for (auto& repair : to_repair) {
-      const NodeId n = repair.first;
-      if (read_repairs_) read_repairs_->Increment();
-      SendWrite(n, ns_name, {KeyEntry{key, *best}}, [n, key](Status s) {
-        if (!s.ok())
-          spdlog::debug("replication: read repair of {} failed: {}", n.ToString(), s.message());
-      });
-    }
-  };
-
+  // Ask only as many replicas as the level needs (this node first when it is
+  // one, then by rank); each failure brings in the next live replica. The
+  // others are left to anti-entropy, so a read costs R lookups, not N.
+  std::stable_partition(live.begin(), live.end(), [this](NodeId n) { return n == self_; });
+  auto read = std::make_shared<PendingRead>();
+  read->ns = ns.name;
+  read->key = std::move(key);
+  read->needed = needed;
+  read->outstanding = needed;
+  read->spare.assign(live.rbegin(), live.rend() - static_cast<std::ptrdiff_t>(needed));
+  read->done = std::move(done);
   wire::ReadRequest request;
-  request.set_ns(ns_name);
-  request.add_keys(key);
-  const std::string payload = request.SerializeAsString();
-  for (NodeId node : live) {
-    if (node == self_) {
-      on_reply(node, local_.GetRaw(ns_name, key));
-      continue;
+  request.set_ns(read->ns);
+  request.add_keys(read->key);
+  read->payload = request.SerializeAsString();
+  const std::vector<NodeId> first(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(needed));
+  for (NodeId node : first) AskReplica(read, node);
+}
+
+void Coordinator::AskReplica(const std::shared_ptr<PendingRead>& read, NodeId node) {
+  if (node == self_) return OnReadReply(read, node, local_.GetRaw(read->ns, read->key));
+  peers_.Call(node, MessageType::kReplicaRead, read->payload, options_.request_deadline_ms,
+              [this, read, node](Result<std::string> reply) {
+                if (!reply.ok()) return OnReadReply(read, node, reply.status());
+                wire::ReadReply decoded;
+                if (!decoded.ParseFromString(*reply)) {
+                  return OnReadReply(read, node, InvalidArgument("read reply does not parse"));
+                }
+                auto entries = DecodeEntries(decoded.entries());
+                if (!entries.ok()) return OnReadReply(read, node, entries.status());
+                if (entries->empty()) return OnReadReply(read, node, std::optional<Entry>());
+                OnReadReply(read, node, std::optional<Entry>(std::move(entries->front().entry)));
+              });
+}
+
+void Coordinator::OnReadReply(const std::shared_ptr<PendingRead>& read, NodeId node,
+                              Result<std::optional<Entry>> entry) {
+  std::function<void(Result<std::optional<Entry>>)> answer;
+  Result<std::optional<Entry>> result = std::optional<Entry>();
+  std::vector<NodeId> to_repair;
+  std::optional<Entry> best;
+  std::optional<NodeId> next;
+  {
+    std::lock_guard lock(read->mu);
+    if (entry.ok()) {
+      ++read->replies;
+      if (entry->has_value()) read->best = read->best ? Merge(*read->best, **entry) : **entry;
+      read->seen.emplace_back(node, std::move(*entry));
+    } else {
+      read->failures.push_back(node.ToString() + ": " + entry.status().message());
+      if (!read->answered && !read->spare.empty()) {
+        next = read->spare.back();
+        read->spare.pop_back();
+        ++read->outstanding;
+      }
     }
-    peers_.Call(node, MessageType::kReplicaRead, payload, options_.request_deadline_ms,
-                [on_reply, node](Result<std::string> reply) {
-                  if (!reply.ok()) return on_reply(node, reply.status());
-                  wire::ReadReply decoded;
-                  if (!decoded.ParseFromString(*reply)) {
-                    return on_reply(node, InvalidArgument("read reply does not parse"));
-                  }
-                  auto entries = DecodeEntries(decoded.entries());
-                  if (!entries.ok()) return on_reply(node, entries.status());
-                  if (entries->empty()) return on_reply(node, std::optional<Entry>());
-                  on_reply(node, std::optional<Entry>(std::move(entries->front().entry)));
-                });
+    --read->outstanding;
+    if (!read->answered && read->replies >= read->needed) {
+      read->answered = true;
+      answer = std::move(read->done);
+      result = read->best;
+    } else if (!read->answered && read->outstanding == 0) {
+      read->answered = true;
+      answer = std::move(read->done);
+      std::string message = "got " + std::to_string(read->replies) + " of " +
+                            std::to_string(read->needed) + " required replica answers;";
+      for (const std::string& f : read->failures) message += " [" + f + "]";
+      result = Unavailable(message);
+    }
+    if (read->outstanding == 0 && read->best) {
+      // Read repair: every replica asked that answered with something older.
+      best = read->best;
+      for (auto& [n, e] : read->seen) {
+        if (!e || e->version < best->version) to_repair.push_back(n);
+      }
+    }
+  }
+  if (next) AskReplica(read, *next);
+  if (answer) {
+    if (!result.ok() && read_failures_) read_failures_->Increment();
+    answer(std::move(result));
+  }
+  for (NodeId n : to_repair) {
+    if (read_repairs_) read_repairs_->Increment();
+    SendWrite(n, read->ns, {KeyEntry{read->key, *best}}, [n](Status s) {
+      if (!s.ok()) {
+        spdlog::debug("replication: read repair of {} failed: {}", n.ToString(), s.message());
+      }
+    });
   }
 }
 

@@ -174,6 +174,25 @@ class Coordinator final : public ReplicationRouter {
                    std::function<void(Status)> done);
   void StreamOutFrom(size_t ns_index, std::string start_after, std::function<void(Status)> done);
   void SetProgress(std::string phase, uint64_t add_entries);
+  // A quorum read in progress (Read): replicas asked, replies, spares.
+  struct PendingRead {
+    std::string ns;
+    std::string key;
+    std::string payload;  // the kReplicaRead request
+    std::mutex mu;
+    size_t needed = 0;
+    size_t replies = 0;      // successful; guarded by mu
+    size_t outstanding = 0;  // asked, not answered; guarded by mu
+    std::vector<NodeId> spare;  // live replicas not asked yet, next last; guarded by mu
+    bool answered = false;      // guarded by mu
+    std::optional<Entry> best;  // guarded by mu
+    std::vector<std::pair<NodeId, std::optional<Entry>>> seen;  // guarded by mu
+    std::vector<std::string> failures;                          // guarded by mu
+    std::function<void(Result<std::optional<Entry>>)> done;
+  };
+  void AskReplica(const std::shared_ptr<PendingRead>& read, NodeId node);
+  void OnReadReply(const std::shared_ptr<PendingRead>& read, NodeId node,
+                   Result<std::optional<Entry>> entry);
 
   KvService& local_;
   PeerChannel& peers_;

@@ -125,6 +125,29 @@ TEST_F(CoordinatorTest, AQuorumReadRepairsAStaleReplica) {
   EXPECT_EQ((*stale.kv->Get("default", "k"))->value, "new");
 }
 
+TEST_F(CoordinatorTest, AQuorumReadAsksOnlyRReplicasAndFallsBackWhenOneFails) {
+  MakeCluster(3);
+  ASSERT_TRUE(Put(*nodes_[0], "k", "v").ok());
+  network_.queued = true;
+  std::mt19937_64 rng(1);
+  std::optional<Result<std::optional<Entry>>> out;
+  nodes_[0]->kv->Read("default", "k", Consistency::kQuorum,
+                      [&](Result<std::optional<Entry>> r) { out = std::move(r); });
+  // This node's own replica answered inline; one other replica is asked.
+  ASSERT_EQ(network_.queue.size(), 1u);
+  EXPECT_EQ(network_.queue.front().type, MessageType::kReplicaRead);
+  const NodeId asked = network_.queue.front().to;
+  NodeById(asked).up = false;  // it fails before answering
+  network_.Pump(rng);
+  ASSERT_EQ(network_.queue.size(), 1u) << "the spare replica is asked next";
+  EXPECT_NE(network_.queue.front().to, asked);
+  EXPECT_FALSE(out.has_value());
+  network_.Pump(rng);
+  ASSERT_TRUE(out.has_value() && out->ok() && (*out)->has_value());
+  EXPECT_EQ((**out)->value, "v");
+  network_.queued = false;
+}
+
 TEST_F(CoordinatorTest, ListingMergesEveryOwnerInKeyOrderAcrossPages) {
   MakeCluster(5);
   std::vector<std::string> keys;

@@ -1,48 +1,55 @@
 // Fuzzes the replica side of the replication peer RPCs (src/replication):
-// Coordinator::HandleWrite/HandleRead/HandleScan (and HandleWriteBatch once
-// the coordinator has it), AntiEntropy::HandleSummary/HandleLeaves/HandleKeys
-// and OwnershipState::Decode + Merge, all fed payloads as another node (or a
+// Coordinator::HandleWrite/HandleWriteBatch/HandleRead/HandleScan,
+// AntiEntropy::HandleSummary/HandleLeaves/HandleKeys and
+// OwnershipState::Decode + Merge, fed payloads as another node (or a
 // stranger) would send them.
 //
 // One 3-node in-process cluster is built on first use and kept across inputs
 // (rebuilt every kResetEvery inputs so memory stays bounded): memory stores,
 // an Hlc and KvService per node (no GroupCommitter, so every apply is
 // inline), a HintStore, a peer channel that calls the other nodes' handlers
-// synchronously, a Coordinator with every node `normal`, a DigestIndex fed by
+// in process, a Coordinator with every node `normal`, a DigestIndex fed by
 // the KvService and an AntiEntropy engine (not started). Namespaces: RF3
 // `default`, replicas=all `everywhere`, RF2 `two`, and RF2 `primary`
 // (sync_policy primary_writer, only node 0 writes, values up to 64 bytes).
 // A FakeClock moves 1 ms per input, so HLC skew checks are deterministic.
+// Because the cluster carries state from earlier inputs, a crash found in a
+// run may need the inputs before it; the crash input alone usually does.
 //
-// Input: byte 0 picks the operation (kOps), byte 1 the sender (low 2 bits:
-// node 0..2 or a stranger) and the receiving node (another node), the rest is
-// the payload. Operations 0..7 hand the payload to a handler as is;
-// operations 8..15 build a well-formed request from it (FuzzedDataProvider):
+// Input: byte 0 picks the operation (mod 17), byte 1 the sender (low 2 bits:
+// node 0..2, or 3 for a stranger) and the receiving node (one of the other
+// nodes), the rest is the payload. Operations 0..7 hand the payload as is to
+// HandleWrite, HandleWriteBatch, HandleRead, HandleScan, HandleSummary,
+// HandleLeaves, HandleKeys, OwnershipState::Decode; operations 8..15 build a
+// well-formed request for the same handler from it (FuzzedDataProvider):
 // valid keys and entries, timestamps around the clock, partitions and leaves
 // the two nodes share, ownership digests and combined roots that match, so
-// the fuzzer gets past the first checks. Seeds in seeds/fuzz_replica_rpc/ are
-// protobuf payloads for the raw operations.
+// the fuzzer gets past the first checks. Operation 16 issues client writes
+// through a coordinator with the replica writes held back, so that they are
+// coalesced into kReplicaWriteBatch requests. Seeds in
+// seeds/fuzz_replica_rpc/ are protobuf payloads for operations 0..7.
 //
 // Properties checked beyond "does not crash":
-// - every reply callback runs exactly once (handlers and the channel);
+// - every reply callback runs exactly once (handlers, channel, client writes);
 // - each handler accepts exactly the requests its contract allows (parses,
-//   namespace configured, within the request limits, partitions/leaves
-//   shared with the sender in the receiver's view), and its errors carry the
-//   documented codes;
+//   namespace configured, within the request limits, keys and entries valid,
+//   values within max_value_bytes, timestamps within max_clock_skew,
+//   partitions/leaves shared with the sender in the receiver's view), and
+//   refuses the others with the code of the first failed check;
+// - a refused write changes nothing: writes_applied, the stored entries and
+//   the DigestIndex roots of their partitions are unchanged; an accepted one
+//   applies exactly the entries the sync policy lets through, each stored at
+//   its version or a later one; a write batch answers one result per part,
+//   applies the good parts and leaves keys only bad parts carry alone;
 // - OK replies parse as their reply message and agree with the receiver's
 //   store and DigestIndex: a read returns the raw entry of every requested
 //   key held, in order; a scan page is ascending, within the prefix, after
-//   start_after, at most `limit` entries, each the stored one; a summary
-//   says ownership_differs / match exactly when the harness's own view and
-//   hash over the receiver's roots say so, and otherwise labels every
-//   requested namespace with its roots; leaves are the index's; keys are
-//   sorted, in the right leaf and partition, with the digest of the stored
-//   entry;
-// - a refused write changes nothing: writes_applied, the stored entries and
-//   the DigestIndex roots of the touched partitions are unchanged; an
-//   accepted one applies exactly the entries the sync policy lets through,
-//   none more than max_clock_skew ahead, and each stored version is at least
-//   the one sent;
+//   start_after, at most `limit` entries, each the stored one, and `more`
+//   says whether the range goes on; a summary says ownership_differs / match
+//   exactly when the harness's view and hash over the receiver's roots say
+//   so, and otherwise labels each requested namespace with its own roots;
+//   leaves are the index's; keys are sorted, in their leaf and partition,
+//   each with the digest of the stored entry;
 // - a decoded ownership state round-trips through Encode, and merging it
 //   into a copy of the receiver's state is idempotent and commutative (the
 //   live coordinators are never changed: placement stays put);
@@ -55,6 +62,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -95,7 +103,8 @@ constexpr uint64_t kResetEvery = 8192;  // inputs between cluster rebuilds
 
 // The handlers' request limits (private constants of coordinator.cc and
 // anti_entropy.cc; a change there shows up here as a failed check).
-constexpr int kMaxEntriesPerRequest = 10'000;
+constexpr int kMaxEntriesPerRequest = 10'000;  // also per write batch, all parts together
+constexpr int kMaxPartsPerBatch = 10'000;
 constexpr int kMaxKeysPerRead = 10'000;
 constexpr uint32_t kMaxScanLimit = 10'000;
 constexpr int kMaxNamespacesPerRequest = 64;
@@ -148,6 +157,9 @@ bool HasCode(const Status& status, std::initializer_list<ErrorCode> codes) {
 
 struct Cluster;
 
+// Delivers peer RPCs to the other nodes' handlers: at once, or (while the
+// cluster is `queued`) when Pump() gets to them, so that a coordinator sees
+// its writes in flight and coalesces the next ones into a kReplicaWriteBatch.
 class SyncChannel final : public PeerChannel {
  public:
   SyncChannel(Cluster& cluster, NodeId self) : cluster_(cluster), self_(self) {}
@@ -158,6 +170,13 @@ class SyncChannel final : public PeerChannel {
  private:
   Cluster& cluster_;
   NodeId self_;
+};
+
+struct Pending {
+  NodeId from, to;
+  MessageType type;
+  std::string payload;
+  Reply done;
 };
 
 struct Node {
@@ -174,6 +193,8 @@ struct Node {
 
 struct Cluster {
   FakeClock clock{kStartMillis};
+  bool queued = false;
+  std::deque<Pending> queue;
   std::vector<std::unique_ptr<Node>> nodes;  // after the clock: destroyed first
 
   Cluster() {
@@ -184,8 +205,8 @@ struct Cluster {
       node->id = id;
       node->store = NewMemoryStore(Namespaces());
       node->hlc = std::make_unique<Hlc>(clock, kMaxSkewMillis);
-      node->kv = std::make_unique<KvService>(*node->store, nullptr, *node->hlc, clock, id,
-                                             Namespaces());
+      node->kv =
+          std::make_unique<KvService>(*node->store, nullptr, *node->hlc, clock, id, Namespaces());
       node->hints = std::make_unique<HintStore>(node->store->local(), clock, HintLimits{}, nullptr);
       FUZZ_CHECK(node->hints->Load().ok());
       node->channel = std::make_unique<SyncChannel>(*this, id);
@@ -212,19 +233,17 @@ struct Cluster {
     }
     return nullptr;
   }
-};
 
-// ---- HandleWriteBatch, when the coordinator has it ---------------------------------
-
-template <typename C>
-bool TryWriteBatch(C& coordinator, NodeId from, std::string payload, Reply reply) {
-  if constexpr (requires { coordinator.HandleWriteBatch(from, std::move(payload), reply); }) {
-    coordinator.HandleWriteBatch(from, std::move(payload), std::move(reply));
-    return true;
-  } else {
-    return false;
+  void Deliver(Pending call);
+  // Delivers queued calls in order (and those they cause) until none is left.
+  void Pump() {
+    while (!queue.empty()) {
+      Pending call = std::move(queue.front());
+      queue.pop_front();
+      Deliver(std::move(call));
+    }
   }
-}
+};
 
 // Delivers a peer RPC to `to`'s handler, as the node's RPC server does.
 void Dispatch(Node& to, NodeId from, MessageType type, std::string payload, Reply done) {
@@ -242,8 +261,7 @@ void Dispatch(Node& to, NodeId from, MessageType type, std::string payload, Repl
     case MessageType::kAeKeys:
       return to.ae->HandleKeys(from, std::move(payload), std::move(done));
     case MessageType::kReplicaWriteBatch:
-      if (TryWriteBatch(*to.coordinator, from, std::move(payload), done)) return;
-      return done(InvalidArgument("unexpected message type"));
+      return to.coordinator->HandleWriteBatch(from, std::move(payload), std::move(done));
     default:
       return done(InvalidArgument("unexpected message type"));
   }
@@ -253,14 +271,22 @@ bool SyncChannel::IsLive(NodeId node) const {
   return node != self_ && cluster_.Find(node) != nullptr;
 }
 
-void SyncChannel::Call(NodeId node, MessageType type, std::string payload, int64_t,
-                       Reply done) {
-  Node* to = cluster_.Find(node);
-  if (to == nullptr || node == self_) return done(Unavailable("no such peer"));
-  const NodeId from = self_;
-  done(CallOnce([to, from, type, &payload](Reply reply) {
-    Dispatch(*to, from, type, std::move(payload), std::move(reply));
-  }));
+void SyncChannel::Call(NodeId node, MessageType type, std::string payload, int64_t, Reply done) {
+  if (node == self_ || cluster_.Find(node) == nullptr) return done(Unavailable("no such peer"));
+  Pending call{self_, node, type, std::move(payload), std::move(done)};
+  if (cluster_.queued) {
+    cluster_.queue.push_back(std::move(call));
+    return;
+  }
+  cluster_.Deliver(std::move(call));
+}
+
+void Cluster::Deliver(Pending call) {
+  Node* to = Find(call.to);
+  Result<std::string> reply = CallOnce([to, &call](Reply r) {
+    Dispatch(*to, call.from, call.type, std::move(call.payload), std::move(r));
+  });
+  call.done(std::move(reply));
 }
 
 // Every node's DigestIndex equals one rebuilt from its store.
@@ -281,87 +307,171 @@ void CheckIndexes(Cluster& cluster) {
 
 // ---- the handlers and their properties ------------------------------------------------
 
+// What HandleWrite answers for `request`, and what HandleWriteBatch answers
+// for it as one part (`part`: no per-request entry limit): OK, or the code of
+// the first check it fails (namespace, entry count, keys and encodings, then
+// value size and HLC skew entry by entry, as Coordinator::CheckIncoming).
+ErrorCode ExpectedWriteCode(Node& to, const wire::WriteRequest& request, int64_t now_ms,
+                            bool part) {
+  const NamespaceSpec* spec = to.kv->FindNamespace(request.ns());
+  if (spec == nullptr) return ErrorCode::kNotFound;
+  if (!part && request.entries_size() > kMaxEntriesPerRequest) return ErrorCode::kInvalidArgument;
+  for (const wire::KeyEntry& e : request.entries()) {
+    if (!ValidateKey(e.key()).ok() || !DecodeEntry(e.entry()).ok()) {
+      return ErrorCode::kInvalidArgument;
+    }
+  }
+  for (const wire::KeyEntry& e : request.entries()) {
+    const Entry entry = *DecodeEntry(e.entry());
+    if (static_cast<int64_t>(entry.value.size()) > spec->max_value_bytes) {
+      return ErrorCode::kResourceExhausted;
+    }
+    if (entry.version.timestamp.wall_millis() - now_ms > kMaxSkewMillis) {
+      return ErrorCode::kInvalidArgument;
+    }
+  }
+  return ErrorCode::kOk;
+}
+
+// Entries of an accepted request the sync policy lets through.
+std::vector<KeyEntry> AllowedEntries(Node& to, const wire::WriteRequest& request) {
+  const NamespaceSpec* spec = to.kv->FindNamespace(request.ns());
+  std::vector<KeyEntry> out;
+  for (const wire::KeyEntry& e : request.entries()) {
+    Entry entry = *DecodeEntry(e.entry());
+    if (spec->sync_policy == SyncPolicy::kPrimaryWriter &&
+        std::find(spec->writers.begin(), spec->writers.end(), entry.version.origin) ==
+            spec->writers.end()) {
+      continue;
+    }
+    out.push_back(KeyEntry{e.key(), std::move(entry)});
+  }
+  return out;
+}
+
+// The stored entries (and their partitions' roots) of the valid keys of
+// some write requests, to tell what a write changed.
+struct Snapshot {
+  struct Key {
+    std::string ns;
+    std::string key;
+    std::optional<Entry> stored;
+    size_t ns_index = 0;
+    PartitionId partition;
+    uint64_t root = 0;
+  };
+  uint64_t writes_applied = 0;
+  std::vector<Key> keys;
+
+  Snapshot(Node& node, const std::vector<const wire::WriteRequest*>& requests) {
+    writes_applied = node.store->Stats().writes_applied;
+    for (const wire::WriteRequest* request : requests) {
+      const auto ns_index = node.index->NamespaceIndex(request->ns());
+      if (!ns_index) continue;
+      for (const wire::KeyEntry& e : request->entries()) {
+        if (!ValidateKey(e.key()).ok() || keys.size() >= 64) continue;
+        Key k;
+        k.ns = request->ns();
+        k.key = e.key();
+        auto stored = node.kv->GetRaw(k.ns, k.key);
+        FUZZ_CHECK(stored.ok());
+        k.stored = *stored;
+        k.ns_index = *ns_index;
+        k.partition = PartitionOf(k.ns, k.key, kPartitions);
+        k.root = node.index->PartitionRoot(k.ns_index, k.partition);
+        keys.push_back(std::move(k));
+      }
+    }
+  }
+
+  // Nothing of `node` changed: writes, entries, index roots.
+  void CheckUnchanged(Node& node) const {
+    FUZZ_CHECK(node.store->Stats().writes_applied == writes_applied);
+    for (const Key& k : keys) {
+      auto stored = node.kv->GetRaw(k.ns, k.key);
+      FUZZ_CHECK(stored.ok() && *stored == k.stored);
+      FUZZ_CHECK(node.index->PartitionRoot(k.ns_index, k.partition) == k.root);
+    }
+  }
+};
+
+// Every entry of `applied` is stored at its version or a later one.
+void CheckApplied(Node& to, const std::string& ns, const std::vector<KeyEntry>& applied) {
+  for (const KeyEntry& e : applied) {
+    auto stored = to.kv->GetRaw(ns, e.key);
+    FUZZ_CHECK(stored.ok() && stored->has_value());
+    FUZZ_CHECK((*stored)->version >= e.entry.version);
+  }
+}
+
 void CheckWrite(Cluster& cluster, Node& to, NodeId from, std::string payload) {
   wire::WriteRequest request;
   const bool parsed = request.ParseFromString(payload);
-  const NamespaceSpec* spec = parsed ? to.kv->FindNamespace(request.ns()) : nullptr;
-  const std::optional<size_t> ns_index =
-      spec != nullptr ? to.index->NamespaceIndex(spec->name) : std::nullopt;
-
-  // What a refused write must leave alone.
-  const uint64_t applied_before = to.store->Stats().writes_applied;
-  struct Touched {
-    std::string key;
-    PartitionId partition;
-    uint64_t root = 0;
-    std::optional<Entry> stored;
-  };
-  std::vector<Touched> touched;
-  if (spec != nullptr && ns_index && request.entries_size() <= 64) {
-    for (const wire::KeyEntry& e : request.entries()) {
-      if (!ValidateKey(e.key()).ok()) continue;
-      Touched t;
-      t.key = e.key();
-      t.partition = PartitionOf(spec->name, e.key(), kPartitions);
-      t.root = to.index->PartitionRoot(*ns_index, t.partition);
-      auto stored = to.kv->GetRaw(spec->name, e.key());
-      FUZZ_CHECK(stored.ok());
-      t.stored = *stored;
-      touched.push_back(std::move(t));
-    }
-  }
+  const int64_t now_ms = cluster.clock.NowMillis();
+  const ErrorCode expected =
+      parsed ? ExpectedWriteCode(to, request, now_ms, /*part=*/false) : ErrorCode::kInvalidArgument;
+  const Snapshot before(to, {&request});
 
   Result<std::string> reply = CallOnce([&to, from, &payload](Reply r) {
     to.coordinator->HandleWrite(from, std::move(payload), std::move(r));
   });
-  const uint64_t applied_after = to.store->Stats().writes_applied;
-
+  FUZZ_CHECK(reply.status().code() == expected);
   if (!reply.ok()) {
-    FUZZ_CHECK(HasCode(reply.status(), {ErrorCode::kInvalidArgument, ErrorCode::kNotFound,
-                                        ErrorCode::kResourceExhausted}));
-    FUZZ_CHECK(applied_after == applied_before);
-    for (const Touched& t : touched) {
-      FUZZ_CHECK(to.index->PartitionRoot(*ns_index, t.partition) == t.root);
-      auto stored = to.kv->GetRaw(spec->name, t.key);
-      FUZZ_CHECK(stored.ok() && *stored == t.stored);
-    }
+    before.CheckUnchanged(to);
     return;
   }
-  FUZZ_CHECK(parsed && spec != nullptr);
-  FUZZ_CHECK(request.entries_size() <= kMaxEntriesPerRequest);
   wire::WriteReply decoded_reply;
   FUZZ_CHECK(decoded_reply.ParseFromString(*reply));
-  uint64_t accepted = 0;
-  for (const wire::KeyEntry& e : request.entries()) {
-    FUZZ_CHECK(ValidateKey(e.key()).ok());
-    auto entry = DecodeEntry(e.entry());
-    FUZZ_CHECK(entry.ok());
-    FUZZ_CHECK(static_cast<int64_t>(entry->value.size()) <= spec->max_value_bytes);
-    FUZZ_CHECK(!entry->tombstone || entry->value.empty());
-    FUZZ_CHECK(entry->version.timestamp.wall_millis() - cluster.clock.NowMillis() <=
-               kMaxSkewMillis);
-    const bool allowed =
-        spec->sync_policy != SyncPolicy::kPrimaryWriter ||
-        std::find(spec->writers.begin(), spec->writers.end(), entry->version.origin) !=
-            spec->writers.end();
-    if (!allowed) continue;
-    ++accepted;
-    auto stored = to.kv->GetRaw(spec->name, e.key());
-    FUZZ_CHECK(stored.ok() && stored->has_value());
-    FUZZ_CHECK((*stored)->version >= entry->version);
-  }
-  FUZZ_CHECK(applied_after - applied_before == accepted);
+  const std::vector<KeyEntry> allowed = AllowedEntries(to, request);
+  FUZZ_CHECK(to.store->Stats().writes_applied - before.writes_applied == allowed.size());
+  CheckApplied(to, request.ns(), allowed);
 }
 
-// Only "exactly one reply" (and CheckIndexes) until the request and reply
-// messages of kReplicaWriteBatch are known here.
-void CheckWriteBatch(Node& to, NodeId from, std::string payload) {
+void CheckWriteBatch(Cluster& cluster, Node& to, NodeId from, std::string payload) {
+  wire::WriteBatchRequest request;
+  const bool parsed = request.ParseFromString(payload);
+  int64_t total = 0;
+  for (const wire::WriteRequest& part : request.parts()) total += part.entries_size();
+  const bool refused =
+      !parsed || request.parts_size() > kMaxPartsPerBatch || total > kMaxEntriesPerRequest;
+  const int64_t now_ms = cluster.clock.NowMillis();
+  std::vector<const wire::WriteRequest*> parts;
+  for (const wire::WriteRequest& part : request.parts()) parts.push_back(&part);
+  const Snapshot before(to, parts);
+
   Result<std::string> reply = CallOnce([&to, from, &payload](Reply r) {
-    if (!TryWriteBatch(*to.coordinator, from, std::move(payload), r)) {
-      r(Status(ErrorCode::kInternal, "the coordinator has no HandleWriteBatch"));
-    }
+    to.coordinator->HandleWriteBatch(from, std::move(payload), std::move(r));
   });
-  reply.status().IgnoreError();
+  if (refused) {
+    FUZZ_CHECK(!reply.ok() && reply.status().code() == ErrorCode::kInvalidArgument);
+    before.CheckUnchanged(to);
+    return;
+  }
+  FUZZ_CHECK(reply.ok());
+  wire::WriteBatchReply out;
+  FUZZ_CHECK(out.ParseFromString(*reply));
+  FUZZ_CHECK(out.results_size() == request.parts_size());
+  // Each part answered on its own; the good ones applied together.
+  uint64_t applied = 0;
+  std::set<std::pair<std::string, std::string>> written;  // (ns, key) of good parts
+  for (int i = 0; i < request.parts_size(); ++i) {
+    const wire::WriteRequest& part = request.parts(i);
+    const ErrorCode code = ExpectedWriteCode(to, part, now_ms, /*part=*/true);
+    FUZZ_CHECK(out.results(i).code() == static_cast<uint32_t>(code));
+    FUZZ_CHECK(out.results(i).message().empty() == (code == ErrorCode::kOk));
+    if (code != ErrorCode::kOk) continue;
+    const std::vector<KeyEntry> allowed = AllowedEntries(to, part);
+    applied += allowed.size();
+    CheckApplied(to, part.ns(), allowed);
+    for (const wire::KeyEntry& e : part.entries()) written.emplace(part.ns(), e.key());
+  }
+  FUZZ_CHECK(to.store->Stats().writes_applied - before.writes_applied == applied);
+  // Keys only refused parts carried are as they were.
+  for (const Snapshot::Key& k : before.keys) {
+    if (written.count({k.ns, k.key})) continue;
+    auto stored = to.kv->GetRaw(k.ns, k.key);
+    FUZZ_CHECK(stored.ok() && *stored == k.stored);
+  }
 }
 
 void CheckRead(Node& to, NodeId from, std::string payload) {
@@ -497,10 +607,12 @@ void CheckSummary(Node& to, NodeId from, std::string payload) {
   bool known = true;
   for (const std::string& name : names) known = known && to.kv->FindNamespace(name) != nullptr;
 
+  const std::set<std::string> distinct(names.begin(), names.end());
+
   Result<std::string> reply = CallOnce([&to, from, &payload](Reply r) {
     to.ae->HandleSummary(from, std::move(payload), std::move(r));
   });
-  if (!parsed || names.size() > static_cast<size_t>(kMaxNamespacesPerRequest)) {
+  if (!parsed || names.empty() || names.size() > static_cast<size_t>(kMaxNamespacesPerRequest)) {
     FUZZ_CHECK(!reply.ok() && reply.status().code() == ErrorCode::kInvalidArgument);
     return;
   }
@@ -508,26 +620,27 @@ void CheckSummary(Node& to, NodeId from, std::string payload) {
     FUZZ_CHECK(!reply.ok() && reply.status().code() == ErrorCode::kNotFound);
     return;
   }
+  if (distinct.size() != names.size()) {  // a namespace listed twice
+    FUZZ_CHECK(!reply.ok() && reply.status().code() == ErrorCode::kInvalidArgument);
+    return;
+  }
   FUZZ_CHECK(reply.ok());
   wire::AeSummaryReply out;
   FUZZ_CHECK(out.ParseFromString(*reply));
   FUZZ_CHECK(!(out.ownership_differs() && out.match()));
 
-  // The receiver's view of what it shares with `from`: the request names
-  // every namespace once (an empty list is not a comparison of everything),
-  // and both sides decided placement from the same owner set.
-  const std::set<std::string> distinct(names.begin(), names.end());
+  // The receiver's view of what it shares with `from`: both sides must have
+  // decided placement from the same owner set; namespaces are answered in
+  // the order the request lists them, each labelled with its name.
   uint64_t owners_digest = 0;
   to.coordinator->SharedPartitions(*to.kv->FindNamespace("default"), from, &owners_digest);
-  const bool differs = names.empty() || distinct.size() != names.size() ||
-                       owners_digest != request.ownership_digest();
-  FUZZ_CHECK(out.ownership_differs() == differs);
-  if (differs) {
+  const bool must_differ = owners_digest != request.ownership_digest();
+  FUZZ_CHECK(out.ownership_differs() == must_differ);
+  if (out.ownership_differs()) {
     FUZZ_CHECK(out.namespaces_size() == 0);
     return;
   }
   const SharedView view = ViewOf(to, from, names);
-  if (getenv("DEBUG_SUMMARY")) { for (auto& n : names) fprintf(stderr, "name %s parts %zu\n", n.c_str(), view.partitions[&n - &names[0]].size()); fprintf(stderr, "combined req %llx mine %llx match %d differs %d nsz %d\n", (unsigned long long)request.combined(), (unsigned long long)CombineRoots(names, view.partitions, view.roots), out.match(), out.ownership_differs(), out.namespaces_size()); }
   const bool match = CombineRoots(names, view.partitions, view.roots) == request.combined();
   FUZZ_CHECK(out.match() == match);
   if (match) {
@@ -539,8 +652,7 @@ void CheckSummary(Node& to, NodeId from, std::string payload) {
   for (size_t i = 0; i < names.size(); ++i) {
     const wire::AeNamespaceRoots& roots = out.namespaces(static_cast<int>(i));
     FUZZ_CHECK(roots.ns() == names[i]);
-    FUZZ_CHECK(std::vector<uint64_t>(roots.roots().begin(), roots.roots().end()) ==
-               view.roots[i]);
+    FUZZ_CHECK(std::vector<uint64_t>(roots.roots().begin(), roots.roots().end()) == view.roots[i]);
   }
 }
 
@@ -596,8 +708,7 @@ void CheckKeys(Node& to, NodeId from, std::string payload) {
   Result<std::string> reply = CallOnce([&to, from, &payload](Reply r) {
     to.ae->HandleKeys(from, std::move(payload), std::move(r));
   });
-  if (!parsed || spec == nullptr || request.leaves_size() > kMaxLeafRefsPerRequest ||
-      !all_shared) {
+  if (!parsed || spec == nullptr || request.leaves_size() > kMaxLeafRefsPerRequest || !all_shared) {
     FUZZ_CHECK(!reply.ok());
     FUZZ_CHECK(HasCode(reply.status(), {ErrorCode::kInvalidArgument, ErrorCode::kNotFound,
                                         ErrorCode::kFailedPrecondition}));
@@ -663,8 +774,8 @@ void CheckOwnership(Node& to, std::string_view payload) {
 // Keys that collide across inputs, so reads, scans and anti-entropy find
 // what earlier writes stored; sometimes an arbitrary (or invalid) one.
 std::string PickKey(FuzzedDataProvider& fdp) {
-  static const std::string kPool[] = {"a", "b", "key-1", "key-2", "key-3", "zone/x",
-                                      "zone/y", std::string("\x00\xff", 2), "k"};
+  static const std::string kPool[] = {
+      "a", "b", "key-1", "key-2", "key-3", "zone/x", "zone/y", std::string("\x00\xff", 2), "k"};
   switch (fdp.ConsumeIntegralInRange<int>(0, 15)) {
     case 0:
       return fdp.ConsumeRandomLengthString(64);
@@ -728,7 +839,7 @@ std::string MakeEncodedEntry(FuzzedDataProvider& fdp, int64_t now_ms) {
   return encoded;
 }
 
-std::string BuildWrite(FuzzedDataProvider& fdp, int64_t now_ms) {
+wire::WriteRequest MakeWrite(FuzzedDataProvider& fdp, int64_t now_ms) {
   wire::WriteRequest request;
   request.set_ns(PickNamespace(fdp));
   const int n = fdp.ConsumeIntegralInRange<int>(0, 8);
@@ -737,6 +848,17 @@ std::string BuildWrite(FuzzedDataProvider& fdp, int64_t now_ms) {
     e->set_key(PickKey(fdp));
     e->set_entry(MakeEncodedEntry(fdp, now_ms));
   }
+  return request;
+}
+
+std::string BuildWrite(FuzzedDataProvider& fdp, int64_t now_ms) {
+  return MakeWrite(fdp, now_ms).SerializeAsString();
+}
+
+std::string BuildWriteBatch(FuzzedDataProvider& fdp, int64_t now_ms) {
+  wire::WriteBatchRequest request;
+  const int n = fdp.ConsumeIntegralInRange<int>(0, 5);
+  for (int i = 0; i < n; ++i) *request.add_parts() = MakeWrite(fdp, now_ms);
   return request.SerializeAsString();
 }
 
@@ -757,7 +879,8 @@ std::string BuildScan(FuzzedDataProvider& fdp) {
     return kPrefixes[fdp.ConsumeIntegralInRange<size_t>(0, std::size(kPrefixes) - 1)];
   };
   request.set_prefix(pick());
-  request.set_start_after(fdp.ConsumeBool() ? std::string() : pick() + fdp.ConsumeRandomLengthString(4));
+  request.set_start_after(fdp.ConsumeBool() ? std::string()
+                                            : pick() + fdp.ConsumeRandomLengthString(4));
   request.set_limit(fdp.ConsumeBool() ? fdp.ConsumeIntegralInRange<uint32_t>(0, 5)
                                       : fdp.ConsumeIntegral<uint32_t>());
   request.set_keys_only(fdp.ConsumeBool());
@@ -866,32 +989,40 @@ std::string BuildOwnership(FuzzedDataProvider& fdp) {
   return message.SerializeAsString();
 }
 
-// A client write through the receiver's coordinator (the channel carries it
-// to the other replicas' HandleWrite): fills the replicas with data the
-// replica-side requests then find.
-void ClientWrite(FuzzedDataProvider& fdp, Node& via) {
-  std::vector<Mutation> mutations;
-  const int n = fdp.ConsumeIntegralInRange<int>(1, 4);
-  for (int i = 0; i < n; ++i) {
-    Mutation m;
-    m.kind = fdp.ConsumeIntegralInRange<int>(0, 3) == 0 ? Mutation::Kind::kDelete
-                                                         : Mutation::Kind::kPut;
-    m.key = PickKey(fdp);
-    if (m.kind == Mutation::Kind::kPut) m.value = fdp.ConsumeRandomLengthString(32);
-    if (fdp.ConsumeIntegralInRange<int>(0, 3) == 0) {
-      m.ttl_ms = fdp.ConsumeIntegralInRange<int64_t>(0, 100'000);
+// Client writes through the receiver's coordinator, their replica writes
+// held in the channel until all are issued: the coordinator keeps two
+// writes in flight per peer and coalesces the rest into kReplicaWriteBatch
+// requests (coordinator.h). Fills the replicas with data the replica-side
+// requests then find. Every write is answered exactly once.
+void ClientWrites(FuzzedDataProvider& fdp, Cluster& cluster, Node& via) {
+  const int writes = fdp.ConsumeIntegralInRange<int>(1, 6);
+  std::vector<int> calls(static_cast<size_t>(writes), 0);
+  cluster.queued = true;
+  for (int w = 0; w < writes; ++w) {
+    std::vector<Mutation> mutations;
+    const int n = fdp.ConsumeIntegralInRange<int>(1, 3);
+    for (int i = 0; i < n; ++i) {
+      Mutation m;
+      m.kind = fdp.ConsumeIntegralInRange<int>(0, 3) == 0 ? Mutation::Kind::kDelete
+                                                          : Mutation::Kind::kPut;
+      m.key = PickKey(fdp);
+      if (m.kind == Mutation::Kind::kPut) m.value = fdp.ConsumeRandomLengthString(32);
+      if (fdp.ConsumeIntegralInRange<int>(0, 3) == 0) {
+        m.ttl_ms = fdp.ConsumeIntegralInRange<int64_t>(0, 100'000);
+      }
+      mutations.push_back(std::move(m));
     }
-    mutations.push_back(std::move(m));
+    const std::string ns = PickNamespace(fdp);
+    std::optional<Consistency> consistency;
+    if (fdp.ConsumeBool()) {
+      consistency = static_cast<Consistency>(fdp.ConsumeIntegralInRange<int>(0, 2));
+    }
+    int* count = &calls[static_cast<size_t>(w)];
+    via.kv->Write(ns, mutations, consistency, [count](Result<std::vector<WriteAck>>) { ++*count; });
   }
-  const std::string ns = PickNamespace(fdp);
-  std::optional<Consistency> consistency;
-  if (fdp.ConsumeBool()) {
-    consistency = static_cast<Consistency>(fdp.ConsumeIntegralInRange<int>(0, 2));
-  }
-  int calls = 0;
-  via.kv->Write(ns, mutations, consistency,
-                [&calls](Result<std::vector<WriteAck>>) { ++calls; });
-  FUZZ_CHECK(calls == 1);
+  cluster.queued = false;
+  cluster.Pump();
+  for (int count : calls) FUZZ_CHECK(count == 1);
 }
 
 // ---- the entry point ------------------------------------------------------------------
@@ -925,62 +1056,65 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t who = data[1];
   const int sender = who & 3;  // 3: a node outside the cluster
   const NodeId from = sender < kNodes ? kIds[sender] : kStranger;
-  const int receiver = sender < kNodes ? (sender + 1 + ((who >> 2) & 1)) % kNodes
-                                       : ((who >> 2) & 3) % kNodes;
+  const int receiver =
+      sender < kNodes ? (sender + 1 + ((who >> 2) & 1)) % kNodes : ((who >> 2) & 3) % kNodes;
   Node& to = *cluster.nodes[receiver];
   std::string payload(reinterpret_cast<const char*>(data) + 2, size - 2);
   FuzzedDataProvider fdp(data + 2, size - 2);
 
-  switch (op % 16) {
+  switch (op % 17) {
     // The payload as is.
     case 0:
       CheckWrite(cluster, to, from, std::move(payload));
       break;
     case 1:
-      CheckRead(to, from, std::move(payload));
+      CheckWriteBatch(cluster, to, from, std::move(payload));
       break;
     case 2:
-      CheckScan(to, from, std::move(payload));
+      CheckRead(to, from, std::move(payload));
       break;
     case 3:
-      CheckSummary(to, from, std::move(payload));
+      CheckScan(to, from, std::move(payload));
       break;
     case 4:
-      CheckLeaves(to, from, std::move(payload));
+      CheckSummary(to, from, std::move(payload));
       break;
     case 5:
-      CheckKeys(to, from, std::move(payload));
+      CheckLeaves(to, from, std::move(payload));
       break;
     case 6:
-      CheckOwnership(to, payload);
+      CheckKeys(to, from, std::move(payload));
       break;
     case 7:
-      CheckWriteBatch(to, from, std::move(payload));
+      CheckOwnership(to, payload);
       break;
     // Well-formed requests built from the payload.
     case 8:
       CheckWrite(cluster, to, from, BuildWrite(fdp, cluster.clock.NowMillis()));
       break;
     case 9:
-      CheckRead(to, from, BuildRead(fdp));
+      CheckWriteBatch(cluster, to, from, BuildWriteBatch(fdp, cluster.clock.NowMillis()));
       break;
     case 10:
-      CheckScan(to, from, BuildScan(fdp));
+      CheckRead(to, from, BuildRead(fdp));
       break;
     case 11:
-      CheckSummary(to, from, BuildSummary(fdp, cluster, to, from));
+      CheckScan(to, from, BuildScan(fdp));
       break;
     case 12:
-      CheckLeaves(to, from, BuildLeaves(fdp, to, from));
+      CheckSummary(to, from, BuildSummary(fdp, cluster, to, from));
       break;
     case 13:
-      CheckKeys(to, from, BuildKeys(fdp, to, from));
+      CheckLeaves(to, from, BuildLeaves(fdp, to, from));
       break;
     case 14:
+      CheckKeys(to, from, BuildKeys(fdp, to, from));
+      break;
+    case 15:
       CheckOwnership(to, BuildOwnership(fdp));
       break;
     default:
-      ClientWrite(fdp, to);
+      ClientWrites(fdp, cluster, to);
       break;
   }
   return 0;

@@ -185,6 +185,16 @@ TEST_F(AntiEntropyTest, TheResponderAnswersOnlyForPartitionsItSharesWithTheAsker
       Ask(*nodes_[0], nodes_[1]->id, MessageType::kAeSummary, summary.SerializeAsString()).ok());
   // Another owner set: nothing compared, the asker is told to retry.
   summary.Clear();
+  EXPECT_FALSE(
+      Ask(*nodes_[0], nodes_[1]->id, MessageType::kAeSummary, summary.SerializeAsString()).ok())
+      << "a summary must name its namespaces";
+  summary.add_namespaces("default");
+  summary.add_namespaces("default");
+  EXPECT_FALSE(
+      Ask(*nodes_[0], nodes_[1]->id, MessageType::kAeSummary, summary.SerializeAsString()).ok())
+      << "each namespace once";
+  summary.clear_namespaces();
+  summary.add_namespaces("default");
   summary.set_ownership_digest(12345);
   auto differs =
       Ask(*nodes_[0], nodes_[1]->id, MessageType::kAeSummary, summary.SerializeAsString());

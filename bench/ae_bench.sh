@@ -58,12 +58,12 @@ mk() { env "${UNSET_ENV[@]}" "$BIN" "$@"; }
 
 alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat" 2>/dev/null; }
 stop_pid() { # usage: stop_pid PID [SIGNAL] : signal, wait up to 10 s, then SIGKILL
-  local p="$1" sig="${2:-TERM}" i
+  local p="$1" sig="${2:-TERM}"
   alive "$p" || return 0
   kill -"$sig" "$p" 2>/dev/null
-  for i in $(seq 1 100); do alive "$p" || break; sleep 0.1; done
+  for _ in $(seq 1 100); do alive "$p" || break; sleep 0.1; done
   alive "$p" && kill -KILL "$p" 2>/dev/null
-  { wait "$p"; } 2>/dev/null
+  for _ in $(seq 1 50); do alive "$p" || break; sleep 0.1; done
   return 0
 }
 cleanup() {
@@ -119,13 +119,14 @@ ready() { # every running node: N alive, normal owner, normal == N, one digest
     digest=$dg
   done
 }
-wait_ready() { local i; for i in $(seq 1 300); do ready && return 0; sleep 0.2; done
+wait_ready() { local _; for _ in $(seq 1 300); do ready && return 0; sleep 0.2; done
   PROBLEMS+=("$D: cluster not ready (all alive, normal owners, one ownership digest) within 60 s"); return 1; }
 start_node() { # usage: start_node K : meshkv serve --config D/nodeK/meshkv.toml, in the background
-  local k="$1" i
+  local k="$1"
   env "${UNSET_ENV[@]}" "$BIN" serve --config "$D/node$k/meshkv.toml" </dev/null >>"$D/node$k/node.log" 2>&1 &
   NPID[$k]=$!; PIDS+=("${NPID[$k]}")
-  for i in $(seq 1 200); do
+  disown "${NPID[$k]}" 2>/dev/null   # no "Killed" job notices; stop_pid polls /proc instead of wait
+  for _ in $(seq 1 200); do
     curl -s -o /dev/null --max-time 1 "http://${ADDR[$k]}/health" && return 0
     alive "${NPID[$k]}" || break
     sleep 0.1
@@ -220,7 +221,7 @@ el() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b - a}'; }
 
 # ---- (a) repair of a node that missed KEYS writes
 repair_scenario() { # usage: repair_scenario periodic|cli
-  local mode="$1" interval cfg t_load t0 t_moved="" t_conv="" i k line
+  local mode="$1" interval cfg t_load t0 t_moved="" t_conv="" k
   [ "$mode" = periodic ] && interval="1s" || interval="0"
   cfg="hinted_handoff = false\nanti_entropy_interval = \"$interval\"\n"
   make_cluster "repair-$mode" 3 "$cfg" || return 1
@@ -249,7 +250,7 @@ repair_scenario() { # usage: repair_scenario periodic|cli
   else
     # poll: moved = node3 pulled + peers pushed; converged = 2 consecutive windows where every node
     # started >= 1 round and all of them matched
-    local -a ws wm; local clean=0 l r m pu pp by dirty_end="" deadline
+    local -a ws wm; local clean=0 r m pu pp by deadline
     for k in 1 2 3; do read -r ws[$k] wm[$k] _ < <(metrics_line "$k"); done
     deadline=$(awk -v t="$(now)" -v d="$REPAIR_TIMEOUT_S" 'BEGIN{print t + d}')
     while awk -v t="$(now)" -v d="$deadline" 'BEGIN{exit !(t < d)}'; do

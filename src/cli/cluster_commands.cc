@@ -113,10 +113,14 @@ int RunRepair(const RepairArgs& args, const Invocation& run) {
   int exit_code = kExitOk;
   auto response = cli::CallForSuccess(run, exit_code, false, HttpMethod::kPost, target);
   if (!response) return exit_code;
-  if (args.json) return cli::WriteJsonBody(run, response->body);
   Json doc = Json::parse(response->body, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) {
     return cli::Fail(run, kExitFailure, "unexpected response: " + cli::OneLine(response->body));
+  }
+  const bool converged = doc.value("converged", false);
+  if (args.json) {
+    const int written = cli::WriteJsonBody(run, response->body);
+    return written != kExitOk ? written : (converged ? kExitOk : kExitFailure);
   }
   std::string out = fmt::format(
       "compared {} partitions with {} peer(s) in {} round(s): {} differed; {} keys pulled, {} "
@@ -124,7 +128,6 @@ int RunRepair(const RepairArgs& args, const Invocation& run) {
       Cell(doc, "partitions_compared"), Cell(doc, "peers"), Cell(doc, "rounds"),
       Cell(doc, "partitions_differing"), Cell(doc, "keys_pulled"), Cell(doc, "keys_pushed"),
       Cell(doc, "bytes"));
-  const bool converged = doc.value("converged", false);
   out += converged ? "every replica of this node's partitions now matches\n"
                    : "NOT converged: run it again, or check the errors below\n";
   if (doc.contains("errors") && doc["errors"].is_array()) {

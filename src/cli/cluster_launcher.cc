@@ -292,6 +292,7 @@ struct NodeView {
   int alive = -1;  // -1: no answer
   std::string owner_state;
   std::string ownership_digest;
+  bool settled = false;  // no ownership change still being spread
 };
 
 Json GetJson(const NodePlan& node, const std::string& token, const std::string& path) {
@@ -316,17 +317,19 @@ NodeView ViewOf(const NodePlan& node, const std::string& token) {
     const Json& ownership = status["cluster"]["ownership"];
     if (ownership["self"].is_string()) view.owner_state = ownership["self"].get<std::string>();
     view.ownership_digest = ownership.value("digest", "");
+    view.settled = ownership.value("settled", false);
   }
   return view;
 }
 
-// Every node sees every member alive, owns data (normal) and holds the same
-// ownership state: the cluster routes every key the same way everywhere.
+// Every node sees every member alive, owns data (normal), holds the same
+// ownership state and knows every other node does (settled): the cluster
+// routes every key the same way everywhere.
 bool ClusterReady(const std::vector<NodePlan>& nodes, const std::string& token, int n) {
   std::string digest;
   for (const NodePlan& node : nodes) {
     NodeView view = ViewOf(node, token);
-    if (view.alive != n || view.owner_state != "normal") return false;
+    if (view.alive != n || view.owner_state != "normal" || !view.settled) return false;
     if (!digest.empty() && view.ownership_digest != digest) return false;
     digest = view.ownership_digest;
   }

@@ -61,8 +61,11 @@ Status NamespaceSpec::Validate() const {
   if (default_ttl_ms < 0) return InvalidArgument("default_ttl must not be negative");
   if (default_ttl_ms > kMaxTtlMillis)
     return InvalidArgument("default_ttl must be at most 100 years");
-  if (max_value_bytes < 0 || max_value_bytes > (int64_t{64} << 20)) {
-    return InvalidArgument("max_value_bytes must be 0..67108864 (64 MiB), got " +
+  // A value must fit one peer RPC frame (16 MiB) with room for its key and
+  // framing, or it could never be replicated.
+  if (max_value_bytes < 0 || max_value_bytes > kMaxValueBytesLimit) {
+    return InvalidArgument("max_value_bytes must be 0..8388608 (8 MiB: a value must fit one "
+                           "replication message), got " +
                            std::to_string(max_value_bytes));
   }
   return Status::Ok();

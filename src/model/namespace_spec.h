@@ -24,6 +24,10 @@ std::string_view SyncPolicyName(SyncPolicy p);
 // Where a namespace's data lives on a node.
 enum class StorageKind { kDisk, kMemory };
 
+// The largest max_value_bytes a namespace may set: a value and its key must
+// fit one peer RPC frame (16 MiB) in any replication message.
+inline constexpr int64_t kMaxValueBytesLimit = int64_t{8} << 20;
+
 struct NamespaceSpec {
   static constexpr int kReplicasAll = -1;
   static constexpr int64_t kDefaultMaxValueBytes = 1 << 20;

@@ -93,10 +93,10 @@ TEST(NamespaceSpecTest, TtlAndValueSize) {
   spec.default_ttl_ms = 86'400'000;
   EXPECT_TRUE(spec.Validate().ok());
   spec.max_value_bytes = -1;
-  ExpectInvalid(spec, "max_value_bytes must be 0..67108864");
-  spec.max_value_bytes = (64 << 20) + 1;
-  ExpectInvalid(spec, "max_value_bytes must be 0..67108864");
-  spec.max_value_bytes = 64 << 20;
+  ExpectInvalid(spec, "max_value_bytes must be 0..8388608");
+  spec.max_value_bytes = (8 << 20) + 1;
+  ExpectInvalid(spec, "max_value_bytes must be 0..8388608");
+  spec.max_value_bytes = 8 << 20;
   EXPECT_TRUE(spec.Validate().ok());
   spec.max_value_bytes = 0;
   EXPECT_TRUE(spec.Validate().ok());

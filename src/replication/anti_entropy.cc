@@ -278,16 +278,29 @@ void AntiEntropy::RepairPartitions(NodeId peer, const Shared& shared,
       }
     }
     report.leaves_differing += differing.size();
+    // A partition counts as equal (for tombstone GC) only when every one of
+    // its differing leaves was compared and found equivalent.
+    std::map<PartitionId, size_t> to_confirm;
+    for (const auto& [p, leaf] : differing) ++to_confirm[p];
+    std::map<PartitionId, size_t> confirmed;
+    const int64_t started = local_.clock().NowMillis();
     for (const auto& leaves : Chunks(differing, kLeavesPerKeysRequest)) {
-      RepairLeaves(peer, *shared.spec, shared.ns_index, leaves, report);
+      for (const auto& [p, leaf] : RepairLeaves(peer, *shared.spec, shared.ns_index, leaves,
+                                                report)) {
+        ++confirmed[p];
+      }
+    }
+    for (const auto& [p, count] : confirmed) {
+      if (count == to_confirm[p]) MarkSynced(shared.ns_index, p, peer, started);
     }
   }
 }
 
-void AntiEntropy::RepairLeaves(NodeId peer, const NamespaceSpec& spec, size_t ns_index,
-                               const std::vector<std::pair<PartitionId, uint32_t>>& leaves,
-                               AeReport& report) {
+std::vector<std::pair<PartitionId, uint32_t>> AntiEntropy::RepairLeaves(
+    NodeId peer, const NamespaceSpec& spec, size_t ns_index,
+    const std::vector<std::pair<PartitionId, uint32_t>>& leaves, AeReport& report) {
   const int64_t started = local_.clock().NowMillis();
+  std::vector<std::pair<PartitionId, uint32_t>> equivalent;
   wire::AeKeysRequest request;
   request.set_ns(spec.name);
   for (const auto& [p, leaf] : leaves) {
@@ -296,23 +309,26 @@ void AntiEntropy::RepairLeaves(NodeId peer, const NamespaceSpec& spec, size_t ns
     ref->set_leaf(leaf);
   }
   auto reply = Call(peer, MessageType::kAeKeys, request.SerializeAsString(), report);
-  if (!reply.ok()) return;
+  if (!reply.ok()) return equivalent;
   wire::AeKeysReply keys_reply;
   if (!keys_reply.ParseFromString(*reply)) {
     report.errors.push_back(peer.ToString() + ": keys reply does not parse");
-    return;
+    return equivalent;
   }
   const std::set<std::pair<PartitionId, uint32_t>> asked(leaves.begin(), leaves.end());
   const int64_t gc_before = started - options_.gc_grace_ms;
   std::vector<std::string> push, pull;
-  // Partitions where every leaf that differed was compared and the only
-  // differences were tombstones past gc_grace on one side (equivalent to
-  // absence): they count as equal for tombstone GC.
-  std::map<PartitionId, bool> equivalent;
+  // Leaves (among those answered) whose only differences were tombstones
+  // past gc_grace on one side, i.e. equivalent to absence.
+  std::vector<std::pair<PartitionId, uint32_t>> candidates;
+  std::set<std::pair<PartitionId, uint32_t>> seen;
   for (const wire::AeLeafKeys& remote : keys_reply.leaves()) {
     const PartitionId p(remote.partition());
     const uint32_t leaf = remote.leaf();
-    if (!asked.count({p, leaf}) || remote.keys_size() != remote.digests_size()) continue;
+    if (!asked.count({p, leaf}) || remote.keys_size() != remote.digests_size() ||
+        !seen.insert({p, leaf}).second) {
+      continue;
+    }
     std::vector<std::pair<std::string, uint64_t>> remote_list;
     remote_list.reserve(remote.keys_size());
     for (int i = 0; i < remote.keys_size(); ++i) {
@@ -329,7 +345,6 @@ void AntiEntropy::RepairLeaves(NodeId peer, const NamespaceSpec& spec, size_t ns
     if (truncated) {
       spdlog::warn("anti-entropy: leaf {} of partition {} of '{}' holds over {} keys; skipped",
                    leaf, p.value(), spec.name, kMaxKeysPerLeaf);
-      equivalent[p] = false;
       continue;
     }
     LeafDiff diff = DiffLeafEntries(local_list, remote_list);
@@ -352,34 +367,43 @@ void AntiEntropy::RepairLeaves(NodeId peer, const NamespaceSpec& spec, size_t ns
     }
     if (!diff.only_remote.empty()) only_old_tombstones = false;
     for (std::string& key : diff.only_remote) pull.push_back(std::move(key));
-    auto [it, inserted] = equivalent.emplace(p, only_old_tombstones);
-    if (!inserted) it->second = it->second && only_old_tombstones;
+    if (only_old_tombstones) candidates.emplace_back(p, leaf);
   }
-  Pull(peer, spec, std::move(pull), report);
-  Push(peer, spec, push, report);
-  for (const auto& [p, same] : equivalent) {
-    if (same) MarkSynced(ns_index, p, peer, started);
-  }
+  const bool pulled = Pull(peer, spec, std::move(pull), report);
+  const bool pushed = Push(peer, spec, push, report);
+  if (pulled && pushed) equivalent = std::move(candidates);
+  return equivalent;
 }
 
-void AntiEntropy::Pull(NodeId peer, const NamespaceSpec& spec, std::vector<std::string> keys,
+bool AntiEntropy::Pull(NodeId peer, const NamespaceSpec& spec, std::vector<std::string> keys,
                        AeReport& report) {
   const int64_t gc_before = local_.clock().NowMillis() - options_.gc_grace_ms;
-  for (const std::vector<std::string>& chunk : Chunks(keys, kKeysPerTransfer)) {
+  size_t next = 0;
+  while (next < keys.size()) {
+    const std::vector<std::string> chunk(
+        keys.begin() + static_cast<std::ptrdiff_t>(next),
+        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), next + kKeysPerTransfer)));
     wire::ReadRequest request;
     request.set_ns(spec.name);
     for (const std::string& key : chunk) request.add_keys(key);
     auto reply = Call(peer, MessageType::kReplicaRead, request.SerializeAsString(), report);
-    if (!reply.ok()) return;
+    if (!reply.ok()) return false;
     wire::ReadReply read_reply;
     if (!read_reply.ParseFromString(*reply)) {
       report.errors.push_back(peer.ToString() + ": read reply does not parse");
-      return;
+      return false;
+    }
+    // A reply at its size budget answered only the first keys: ask again
+    // from there (at least one key per round trip, so this ends).
+    if (read_reply.truncated()) {
+      next += std::clamp<size_t>(read_reply.answered(), 1, chunk.size());
+    } else {
+      next += chunk.size();
     }
     auto entries = DecodeEntries(read_reply.entries());
     if (!entries.ok()) {
       report.errors.push_back(peer.ToString() + ": " + entries.status().message());
-      return;
+      return false;
     }
     const std::set<std::string> asked(chunk.begin(), chunk.end());
     std::vector<KeyEntry> wanted;
@@ -396,35 +420,47 @@ void AntiEntropy::Pull(NodeId peer, const NamespaceSpec& spec, std::vector<std::
     if (!batch.ok()) {
       report.errors.push_back(peer.ToString() + ": refused pulled entries: " +
                               batch.status().message());
-      return;
+      return false;
     }
     auto applied = std::make_shared<std::promise<Status>>();
     auto future = applied->get_future();
     local_.ApplyLocal(std::move(*batch), [applied](Status s) { applied->set_value(s); });
     if (Status s = future.get(); !s.ok()) {
       report.errors.push_back("applying pulled entries: " + s.message());
-      return;
+      return false;
     }
     report.keys_pulled += count;
     if (keys_pulled_ != nullptr) keys_pulled_->Increment(count);
   }
+  return true;
 }
 
-void AntiEntropy::Push(NodeId peer, const NamespaceSpec& spec,
+bool AntiEntropy::Push(NodeId peer, const NamespaceSpec& spec,
                        const std::vector<std::string>& keys, AeReport& report) {
-  for (const std::vector<std::string>& chunk : Chunks(keys, kKeysPerTransfer)) {
-    std::vector<KeyEntry> entries;
-    for (const std::string& key : chunk) {
-      auto entry = local_.GetRaw(spec.name, key);
-      if (entry.ok() && entry->has_value()) entries.push_back(KeyEntry{key, std::move(**entry)});
-    }
-    if (entries.empty()) continue;
-    auto reply =
-        Call(peer, MessageType::kReplicaWrite, EncodeWrite(spec.name, entries), report);
-    if (!reply.ok()) return;
+  std::vector<KeyEntry> entries;
+  size_t bytes = 0;
+  auto flush = [&]() {
+    if (entries.empty()) return true;
+    auto reply = Call(peer, MessageType::kReplicaWrite, EncodeWrite(spec.name, entries), report);
+    if (!reply.ok()) return false;
     report.keys_pushed += entries.size();
     if (keys_pushed_ != nullptr) keys_pushed_->Increment(entries.size());
+    entries.clear();
+    bytes = 0;
+    return true;
+  };
+  for (const std::string& key : keys) {
+    auto entry = local_.GetRaw(spec.name, key);
+    if (!entry.ok() || !entry->has_value()) continue;
+    const size_t size = EntryBytes(key, **entry);
+    if (!entries.empty() &&
+        (bytes + size > kMessageBudgetBytes || entries.size() >= kKeysPerTransfer)) {
+      if (!flush()) return false;
+    }
+    bytes += size;
+    entries.push_back(KeyEntry{key, std::move(**entry)});
   }
+  return flush();
 }
 
 void AntiEntropy::MarkSynced(size_t ns_index, PartitionId partition, NodeId peer, int64_t at_ms) {
@@ -690,6 +726,7 @@ void AntiEntropy::HandleKeys(NodeId from, std::string payload,
   const std::set<PartitionId> shared(shared_list.begin(), shared_list.end());
   wire::AeKeysReply out;
   size_t total = 0;
+  size_t total_bytes = 0;
   for (const wire::AeLeafRef& ref : request.leaves()) {
     const PartitionId p(ref.partition());
     if (!shared.count(p) || ref.leaf() >= DigestIndex::kLeaves) {
@@ -700,8 +737,14 @@ void AntiEntropy::HandleKeys(NodeId from, std::string payload,
     bool truncated = false;
     auto entries = index_.LeafEntries(*ns_index, p, ref.leaf(), kMaxKeysPerLeaf, &truncated);
     if (truncated) continue;  // the asker sees it missing and skips it
-    if (total + entries.size() > kMaxKeysPerKeysReply) break;  // the rest next round
+    size_t bytes = 0;
+    for (const auto& [key, digest] : entries) bytes += key.size() + 16;
+    if (out.leaves_size() > 0 && (total + entries.size() > kMaxKeysPerKeysReply ||
+                                  total_bytes + bytes > kMessageBudgetBytes)) {
+      break;  // the rest in a later round
+    }
     total += entries.size();
+    total_bytes += bytes;
     wire::AeLeafKeys* leaf = out.add_leaves();
     leaf->set_partition(ref.partition());
     leaf->set_leaf(ref.leaf());

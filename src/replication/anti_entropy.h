@@ -123,12 +123,15 @@ class AntiEntropy {
                            AeReport& report);
   void RepairPartitions(NodeId peer, const Shared& shared, const std::vector<PartitionId>& parts,
                         AeReport& report);
-  void RepairLeaves(NodeId peer, const NamespaceSpec& spec, size_t ns_index,
-                    const std::vector<std::pair<PartitionId, uint32_t>>& leaves,
-                    AeReport& report);
-  void Pull(NodeId peer, const NamespaceSpec& spec, std::vector<std::string> keys,
+  // Compares and repairs `leaves`; returns those found equivalent (only
+  // tombstones past gc_grace against absence differ), for tombstone GC.
+  std::vector<std::pair<PartitionId, uint32_t>> RepairLeaves(
+      NodeId peer, const NamespaceSpec& spec, size_t ns_index,
+      const std::vector<std::pair<PartitionId, uint32_t>>& leaves, AeReport& report);
+  // Both return false when a request failed (the report says why).
+  bool Pull(NodeId peer, const NamespaceSpec& spec, std::vector<std::string> keys,
             AeReport& report);
-  void Push(NodeId peer, const NamespaceSpec& spec, const std::vector<std::string>& keys,
+  bool Push(NodeId peer, const NamespaceSpec& spec, const std::vector<std::string>& keys,
             AeReport& report);
   AeReport RepairNow(const std::vector<std::string>& namespaces);
   void MarkSynced(size_t ns_index, PartitionId partition, NodeId peer, int64_t at_ms);

@@ -67,6 +67,10 @@ struct Coordinator::View {
   OwnershipState ownership;
   std::map<int, PartitionTable> current;  // replicas -> table over Owners()
   std::map<int, PartitionTable> future;   // replicas -> table over FutureOwners()
+  // The current tables of the view this one replaced, while other nodes may
+  // still route by them (until previous_until_ms, local clock); else empty.
+  std::map<int, PartitionTable> previous;
+  int64_t previous_until_ms = 0;
   uint32_t partitions = kDefaultPartitions;
 
   const std::vector<NodeId>& Replicas(const NamespaceSpec& ns, PartitionId p) const {
@@ -126,7 +130,17 @@ void Coordinator::Rebuild() {
                          PartitionTable::Build(future, ns.replicas, options_.partitions));
   }
   std::lock_guard lock(mu_);
-  if (view->ownership == ownership_) view_ = std::move(view);
+  if (!(view->ownership == ownership_)) return;
+  if (view_ && view_->ownership.Owners() != owners) {
+    view->previous = view_->current;
+    view->previous_until_ms = local_.clock().NowMillis() + options_.transition_grace_ms;
+    confirmed_.clear();
+    transition_closed_ = false;
+  } else if (view_) {
+    view->previous = view_->previous;
+    view->previous_until_ms = view_->previous_until_ms;
+  }
+  view_ = std::move(view);
 }
 
 std::shared_ptr<const Coordinator::View> Coordinator::CurrentView() const {
@@ -139,18 +153,46 @@ OwnershipState Coordinator::Ownership() const {
   return ownership_;
 }
 
-bool Coordinator::MergeOwnership(const OwnershipState& other) {
+bool Coordinator::MergeOwnership(const OwnershipState& other, std::optional<NodeId> from) {
   OwnershipState after;
   std::vector<std::function<void(const OwnershipState&)>> listeners;
+  bool changed = false;
   {
     std::lock_guard lock(mu_);
-    if (!ownership_.Merge(other)) return false;
+    changed = ownership_.Merge(other);
     after = ownership_;
     listeners = listeners_;
   }
-  Rebuild();
-  for (auto& listener : listeners) listener(after);
-  return true;
+  if (changed) {
+    Rebuild();
+    for (auto& listener : listeners) listener(after);
+  }
+  if (from && other.Owners() == after.Owners()) NoteSameOwners(*from);
+  return changed;
+}
+
+bool Coordinator::TransitionInProgress() const {
+  auto view = CurrentView();
+  return local_.clock().NowMillis() < view->previous_until_ms && !transition_closed_.load();
+}
+
+void Coordinator::NoteSameOwners(NodeId member) {
+  auto view = CurrentView();
+  if (view->previous_until_ms == 0 || transition_closed_.load()) return;
+  std::lock_guard lock(mu_);
+  if (view != view_) return;  // changed meanwhile: its own transition
+  confirmed_.insert(member);
+  // Every live node that owns (or owned) data has the new owner set: nobody
+  // reads by the previous replica sets any more.
+  std::set<NodeId> involved;
+  for (NodeId n : view->ownership.Owners()) involved.insert(n);
+  for (const auto& [replicas, table] : view->previous) {
+    for (NodeId n : table.owners()) involved.insert(n);
+  }
+  for (NodeId n : involved) {
+    if (n != self_ && !confirmed_.count(n) && peers_.IsLive(n)) return;
+  }
+  transition_closed_ = true;
 }
 
 void Coordinator::SetSelfState(OwnerState state) {
@@ -265,10 +307,18 @@ Coordinator::Outbox& Coordinator::OutboxOf(NodeId node) {
 
 std::vector<Coordinator::QueuedWrite> Coordinator::TakeBatch(Outbox& box) {
   size_t entries = 0;
+  size_t bytes = 0;
   size_t take = 0;
-  while (take < box.queue.size() &&
-         (take == 0 || entries + box.queue[take].entries.size() <= kMaxEntriesPerRequest)) {
-    entries += box.queue[take].entries.size();
+  while (take < box.queue.size()) {
+    const QueuedWrite& next = box.queue[take];
+    size_t next_bytes = 0;
+    for (const KeyEntry& e : next.entries) next_bytes += EntryBytes(e.key, e.entry);
+    if (take > 0 && (entries + next.entries.size() > kMaxEntriesPerRequest ||
+                     bytes + next_bytes > kMessageBudgetBytes)) {
+      break;
+    }
+    entries += next.entries.size();
+    bytes += next_bytes;
     ++take;
   }
   std::vector<QueuedWrite> batch(std::make_move_iterator(box.queue.begin()),
@@ -346,10 +396,19 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
                         std::function<void(Status)> done) {
   if (writes_) writes_->Increment();
   auto view = CurrentView();
-  struct KeyState {
-    std::vector<NodeId> current;
+  // A key's write must reach W of every replica set that some node may read
+  // it from: the current set; while ownership moves, also the future set
+  // (a pending owner counts there) and, for a grace period after a change,
+  // the previous set (nodes that have not heard of the change read there).
+  // Any read quorum then overlaps any acknowledged write.
+  struct Group {
+    std::vector<NodeId> members;
     size_t needed = 0;
     size_t acks = 0;
+  };
+  struct KeyState {
+    std::vector<Group> groups;  // groups[0] is the current set
+    bool satisfied = false;
   };
   struct Pending {
     std::mutex mu;
@@ -363,20 +422,46 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
   auto pending = std::make_shared<Pending>();
   pending->keys.resize(batch.size());
   std::map<NodeId, std::vector<size_t>> by_node;
+  const bool in_transition = local_.clock().NowMillis() < view->previous_until_ms &&
+                             !transition_closed_.load() && view->previous.count(ns.replicas) > 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const PartitionId p = PartitionOf(ns.name, batch[i].key, view->partitions);
     KeyState& key = pending->keys[i];
-    key.current = view->Replicas(ns, p);
-    key.needed = RequiredReplies(consistency, key.current.size());
-    if (key.current.empty()) {
+    auto add_group = [&](const std::vector<NodeId>& members, bool live_only = false) {
+      std::vector<NodeId> sorted = members;
+      std::sort(sorted.begin(), sorted.end());
+      for (const Group& g : key.groups) {
+        std::vector<NodeId> other = g.members;
+        std::sort(other.begin(), other.end());
+        if (other == sorted) return;  // the same set twice counts once
+      }
+      size_t needed = RequiredReplies(consistency, members.size());
+      if (live_only) {
+        // Readers by the previous sets read only live replicas too.
+        const size_t live = static_cast<size_t>(std::count_if(
+            members.begin(), members.end(),
+            [this](NodeId n) { return n == self_ || peers_.IsLive(n); }));
+        needed = std::min(needed, live);
+        if (needed == 0) return;
+      }
+      key.groups.push_back(Group{members, needed, 0});
+      for (NodeId n : members) {
+        auto& list = by_node[n];
+        if (list.empty() || list.back() != i) list.push_back(i);
+      }
+    };
+    const std::vector<NodeId>& current = view->Replicas(ns, p);
+    if (current.empty()) {
       return done(Unavailable("no node owns namespace '" + ns.name +
                               "' yet (the cluster has no owners); wait for the node to join, see "
                               "GET /v1/cluster/status"));
     }
-    for (NodeId n : key.current) by_node[n].push_back(i);
-    for (NodeId n : view->FutureReplicas(ns, p)) {
-      auto& list = by_node[n];
-      if (list.empty() || list.back() != i) list.push_back(i);
+    add_group(current);
+    const std::vector<NodeId>& future = view->FutureReplicas(ns, p);
+    if (!future.empty()) add_group(future);
+    if (in_transition) {
+      const std::vector<NodeId>& previous = view->previous.at(ns.replicas).Replicas(p);
+      if (!previous.empty()) add_group(previous, /*live_only=*/true);
     }
   }
   pending->keys_short = batch.size();
@@ -387,10 +472,16 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
     size_t short_keys = 0;
     std::string example;
     for (const KeyState& k : p.keys) {
-      if (k.acks >= k.needed) continue;
-      if (short_keys++ == 0) {
-        example = "got " + std::to_string(k.acks) + " of " + std::to_string(k.needed) +
-                  " required acknowledgements from replicas [" + NodeList(k.current) + "]";
+      if (k.satisfied) continue;
+      if (short_keys++ > 0) continue;
+      for (const Group& g : k.groups) {
+        if (g.acks >= g.needed) continue;
+        example = "got " + std::to_string(g.acks) + " of " + std::to_string(g.needed) +
+                  " required acknowledgements from replicas [" + NodeList(g.members) + "]";
+        if (&g != &k.groups.front()) {
+          example += ", a replica set of the ownership change in progress";
+        }
+        break;
       }
     }
     std::string message = "consistency level not reached for " + std::to_string(short_keys) +
@@ -420,10 +511,17 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
             if (status.ok()) {
               for (size_t i : indexes) {
                 KeyState& k = pending->keys[i];
-                if (std::find(k.current.begin(), k.current.end(), node) == k.current.end()) {
-                  continue;  // a pending owner: gets the data, does not count
+                bool all = true;
+                for (Group& g : k.groups) {
+                  if (std::find(g.members.begin(), g.members.end(), node) != g.members.end()) {
+                    ++g.acks;
+                  }
+                  all = all && g.acks >= g.needed;
                 }
-                if (++k.acks == k.needed) --pending->keys_short;
+                if (all && !k.satisfied) {
+                  k.satisfied = true;
+                  --pending->keys_short;
+                }
               }
             } else {
               pending->failures.push_back(node.ToString() + ": " + status.message());
@@ -803,12 +901,23 @@ void Coordinator::HandleRead(NodeId from, std::string payload,
   if (static_cast<size_t>(request.keys_size()) > kMaxKeysPerRead) {
     return reply(InvalidArgument("too many keys in one read"));
   }
-  wire::ReadReply out;
   for (const std::string& key : request.keys()) {
     if (Status valid = ValidateKey(key); !valid.ok()) return reply(valid);
+  }
+  wire::ReadReply out;
+  size_t bytes = 0;
+  for (int i = 0; i < request.keys_size(); ++i) {
+    const std::string& key = request.keys(i);
     auto entry = local_.GetRaw(request.ns(), key);
     if (!entry.ok()) return reply(entry.status());
     if (!entry->has_value()) continue;
+    const size_t size = EntryBytes(key, **entry);
+    if (out.entries_size() > 0 && bytes + size > kMessageBudgetBytes) {
+      out.set_truncated(true);
+      out.set_answered(static_cast<uint32_t>(i));
+      break;
+    }
+    bytes += size;
     wire::KeyEntry* e = out.add_entries();
     e->set_key(key);
     e->set_entry(EncodeEntry(**entry));
@@ -832,12 +941,20 @@ void Coordinator::HandleScan(NodeId from, std::string payload,
   auto page = local_.store().Scan(request.ns(), options);
   if (!page.ok()) return reply(page.status());
   wire::ScanReply out;
+  size_t bytes = 0;
+  bool cut = false;
   for (const KeyEntry& item : page->items) {
+    const size_t size = EntryBytes(item.key, item.entry);
+    if (out.entries_size() > 0 && bytes + size > kMessageBudgetBytes) {
+      cut = true;  // the asker pages on from the last entry sent
+      break;
+    }
+    bytes += size;
     wire::KeyEntry* e = out.add_entries();
     e->set_key(item.key);
     e->set_entry(EncodeEntry(item.entry));
   }
-  out.set_more(page->more);
+  out.set_more(page->more || cut);
   reply(out.SerializeAsString());
 }
 
@@ -967,6 +1084,7 @@ void Coordinator::CatchUpFrom(size_t ns_index, std::string start_after,
            batch.push_back(WriteOp{ns.name, std::move(item.key), std::move(item.entry)});
          }
          *merged += batch.size();
+         SetProgress("", batch.size());
          const bool more = page->more && !last.empty();
          local_.ApplyLocal(std::move(batch), [this, ns_index, more, last, merged,
                                               done = std::move(done)](Status s) mutable {

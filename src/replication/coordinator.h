@@ -65,6 +65,12 @@ class PeerChannel {
 struct CoordinatorOptions {
   uint32_t partitions = kDefaultPartitions;
   int64_t request_deadline_ms = 5'000;  // per replica call
+  // After the owner set changes, writes also need W of the previous replica
+  // sets for this long (local clock): nodes that have not heard of the
+  // change yet still read there. Ownership changes reach every node within
+  // about a second (pushed, then exchanged every 500 ms).
+  // Ends early once every live owner is known to route by the new set.
+  int64_t transition_grace_ms = 10'000;
   size_t hint_replay_batch_bytes = 1 << 20;
   int64_t hint_replay_bytes_per_second = 16 << 20;  // rate limit of hint replay
 };
@@ -114,8 +120,10 @@ class Coordinator final : public ReplicationRouter {
 
   // ---- ownership ----
   OwnershipState Ownership() const;
-  // Folds in a peer's state; true if ours changed.
-  bool MergeOwnership(const OwnershipState& other);
+  // Folds in a peer's state; true if ours changed. `from`: the node whose
+  // current state this is (an exchange), so the coordinator learns who
+  // already routes by the same owner set (see transition_grace_ms).
+  bool MergeOwnership(const OwnershipState& other, std::optional<NodeId> from = std::nullopt);
   void SetSelfState(OwnerState state);
   // Called (outside locks) after every ownership change, e.g. to persist it.
   void OnOwnershipChange(std::function<void(const OwnershipState&)> listener);
@@ -123,6 +131,9 @@ class Coordinator final : public ReplicationRouter {
   // writes sent to it are refused (kFailedPrecondition).
   void SetHoldsNoData() { holds_no_data_ = true; }
   KeyPlacement PlacementOf(const NamespaceSpec& ns, std::string_view key) const;
+  // True while writes still count the previous replica sets (the owner set
+  // changed and not every live owner is known to route by the new one yet).
+  bool TransitionInProgress() const;
 
   // Streams in everything this node will own (it must be pending): pages
   // through every namespace across the owners and merges the entries whose
@@ -174,6 +185,7 @@ class Coordinator final : public ReplicationRouter {
                    std::function<void(Status)> done);
   void StreamOutFrom(size_t ns_index, std::string start_after, std::function<void(Status)> done);
   void SetProgress(std::string phase, uint64_t add_entries);
+  void NoteSameOwners(NodeId member);
   // A quorum read in progress (Read): replicas asked, replies, spares.
   struct PendingRead {
     std::string ns;
@@ -206,6 +218,11 @@ class Coordinator final : public ReplicationRouter {
   std::vector<std::function<void(const OwnershipState&)>> listeners_;
   std::set<NodeId> replaying_;  // guarded by mu_: targets with a hint batch in flight
   RebalanceProgress progress_;  // guarded by mu_
+  // Members known to route by the current owner set since it changed;
+  // transition_closed_ once every live one does (writes then stop counting
+  // the previous replica sets).
+  std::set<NodeId> confirmed_;  // guarded by mu_
+  std::atomic<bool> transition_closed_{false};
   std::mutex outboxes_mu_;
   std::map<NodeId, std::unique_ptr<Outbox>> outboxes_;  // guarded by outboxes_mu_; never erased
   bool holds_no_data_ = false;  // set before serving

@@ -11,6 +11,17 @@
 
 namespace meshkv::replication {
 
+// Payload budget of one replication message: RPC frames are limited to
+// 16 MiB; a single entry is at most kMaxValueBytesLimit (8 MiB) plus its key.
+// Senders fill messages up to this many entry bytes (always at least one
+// entry), so no message can outgrow a frame.
+inline constexpr size_t kMessageBudgetBytes = size_t{8} << 20;
+
+// Bytes an entry adds to a message (key, value and header, roughly).
+inline size_t EntryBytes(const std::string& key, const Entry& entry) {
+  return key.size() + entry.value.size() + 64;
+}
+
 // A kReplicaWrite payload.
 std::string EncodeWrite(const std::string& ns, const std::vector<KeyEntry>& entries);
 

@@ -1432,7 +1432,8 @@ std::string DefaultConfigToml() {
                      d.replication.anti_entropy_bytes_per_second);
   out += Comment(
       "Deleted keys keep a tombstone at least gc_grace, and until every replica is known\n"
-      "to have it. A node away longer than gc_grace resyncs from its peers as if empty.");
+      "to have it. A node away longer than gc_grace resyncs from its peers as if empty.\n"
+      "Hints expire after 3 h, or gc_grace / 2 when that is shorter.");
   out += fmt::format("gc_grace = \"{}\"\n", FormatDurationMillis(d.replication.gc_grace_ms));
   out += Comment("Keep hints (on this coordinator) for replicas that missed a write.");
   out += fmt::format("hinted_handoff = {}\n", d.replication.hinted_handoff ? "true" : "false");
@@ -1476,7 +1477,7 @@ std::string DefaultConfigToml() {
       "# writers = [\"1f2e3d4c5b6a7988\"]\n"
       "# Expiry of entries written without ?ttl=; \"0s\" = never.\n"
       "default_ttl = \"{}\"\n"
-      "# Largest value in bytes (1 MiB), 0..67108864.\n"
+      "# Largest value in bytes (1 MiB), 0..8388608.\n"
       "max_value_bytes = {}\n"
       "# Where the data lives on each node: \"disk\" or \"memory\".\n"
       "storage = \"{}\"",

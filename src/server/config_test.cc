@@ -582,7 +582,7 @@ TEST_F(ConfigTest, NamespaceErrors) {
   ExpectError("[namespaces.app]\ndefault_ttl = \"forever\"\n",
               "FILE:2: namespaces.app.default_ttl: duration 'forever'");
   ExpectError("[namespaces.app]\nmax_value_bytes = 100000000\n",
-              "FILE:1: namespaces.app: max_value_bytes must be 0..67108864");
+              "FILE:1: namespaces.app: max_value_bytes must be 0..8388608");
   ExpectError("[namespaces.app]\nstorage = \"tape\"\n",
               "FILE:2: namespaces.app.storage: \"tape\" is not one of: \"disk\", \"memory\"");
   ExpectError("[namespaces.App]\n", "FILE:1: namespaces.App: namespace name 'App' must start");

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -185,6 +186,11 @@ struct Node::State {
   std::atomic<bool> decommission_requested{false};
   std::atomic<bool> streaming_out{false};
   int ticks_leaving = 0;                     // cluster thread only
+  std::set<NodeId> pending_seen_by;          // cluster thread only (see AdvanceJoin)
+  int ticks_pending = 0;                     // cluster thread only
+  int ticks_since_member_sync = 0;           // cluster thread only
+  std::atomic<bool> cluster_started{false};
+  static constexpr int kPendingConfirmTicks = 20;
   bool exit_requested = false;               // cluster thread only
   std::optional<TokenSpec> generated_admin;  // set when no tokens are configured
   // ---- DNS server (src/frontend/dns; runs when dns.zones is set) ----
@@ -202,8 +208,13 @@ struct Node::State {
   // Hints, the coordinator (router of every read and write), the replica
   // and ownership RPC handlers, and this node's persisted ownership state.
   Status SetUpReplication() {
-    hints = std::make_unique<replication::HintStore>(store->local(), clock,
-                                                     replication::HintLimits{}, &registry);
+    // A hint must never outlive the tombstones it could race with: replayed
+    // after a delete's tombstone was collected, it would bring the value
+    // back. So hints expire at half gc_grace when that is under 3 h.
+    replication::HintLimits hint_limits;
+    hint_limits.max_age_ms = std::min(hint_limits.max_age_ms, config.replication.gc_grace_ms / 2);
+    hints = std::make_unique<replication::HintStore>(store->local(), clock, hint_limits,
+                                                     &registry);
     MESHKV_RETURN_IF_ERROR(hints->Load());
     peer_channel = std::make_unique<ClusterPeerChannel>(*cluster);
     coordinator = std::make_unique<replication::Coordinator>(
@@ -220,6 +231,10 @@ struct Node::State {
     coordinator->OnOwnershipChange([this](const replication::OwnershipState& state) {
       Status written = WriteWholeFile(ownership_path(), state.Encode());
       if (!written.ok()) spdlog::error("replication: {}", written.message());
+      // Every change (ours or learned) goes to everyone at once, so all
+      // nodes route the same way within a round trip and each learns that
+      // the others do (which ends the write transition, coordinator.h).
+      if (cluster_started) PushOwnershipToAll();
     });
     MESHKV_RETURN_IF_ERROR(ResyncIfAwayLongerThanGcGrace());
     MESHKV_RETURN_IF_ERROR(SetUpAntiEntropy());
@@ -241,10 +256,10 @@ struct Node::State {
                              route(&replication::Coordinator::HandleScan));
     cluster->RegisterHandler(
         MessageType::kOwnership,
-        [this](const transport::PeerInfo&, std::string payload, transport::Responder respond) {
+        [this](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
           auto state = replication::OwnershipState::Decode(payload);
           if (!state.ok()) return respond(state.status());
-          coordinator->MergeOwnership(*state);
+          coordinator->MergeOwnership(*state, from.node_id);
           respond(coordinator->Ownership().Encode());
         });
     if (config.node.role == "reject_local_writes") coordinator->SetHoldsNoData();
@@ -361,12 +376,13 @@ struct Node::State {
   void PushOwnershipToAll() {
     for (const membership::Member& m : cluster->LiveMembers()) {
       if (m.meta.id == data_dir->node_id()) continue;
-      cluster->CallMember(m.meta.id, transport::MessageType::kOwnership,
+      const NodeId member = m.meta.id;
+      cluster->CallMember(member, transport::MessageType::kOwnership,
                           coordinator->Ownership().Encode(), 2'000,
-                          [this](Result<std::string> reply) {
+                          [this, member](Result<std::string> reply) {
                             if (!reply.ok()) return;
                             auto state = replication::OwnershipState::Decode(*reply);
-                            if (state.ok()) coordinator->MergeOwnership(*state);
+                            if (state.ok()) coordinator->MergeOwnership(*state, member);
                           });
     }
   }
@@ -402,8 +418,7 @@ struct Node::State {
   bool AdvanceDecommission(const replication::OwnerRecord& record) {
     using replication::OwnerState;
     if (record.state == OwnerState::kNormal && decommission_requested) {
-      coordinator->SetSelfState(OwnerState::kLeaving);
-      PushOwnershipToAll();
+      coordinator->SetSelfState(OwnerState::kLeaving);  // pushed to all by the listener
       ticks_leaving = 0;
       return true;
     }
@@ -418,7 +433,6 @@ struct Node::State {
           return;
         }
         coordinator->SetSelfState(replication::OwnerState::kRemoved);
-        PushOwnershipToAll();
       });
       return true;
     }
@@ -441,14 +455,16 @@ struct Node::State {
                   [this](const membership::Member& m) { return m.meta.id == data_dir->node_id(); });
     if (!live.empty()) {
       const auto& peer = live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng)];
-      cluster->CallMember(peer.meta.id, transport::MessageType::kOwnership,
+      const NodeId member = peer.meta.id;
+      cluster->CallMember(member, transport::MessageType::kOwnership,
                           coordinator->Ownership().Encode(), 2'000,
-                          [this](Result<std::string> reply) {
+                          [this, member](Result<std::string> reply) {
                             if (!reply.ok()) return;
                             auto state = replication::OwnershipState::Decode(*reply);
-                            if (state.ok()) coordinator->MergeOwnership(*state);
+                            if (state.ok()) coordinator->MergeOwnership(*state, member);
                           });
     }
+    SyncMembersIfOwnersUnknown(live);
     if (config.node.role == "reject_local_writes") return;  // never an owner
     const NodeId self = data_dir->node_id();
     const auto record = coordinator->Ownership().Find(self);
@@ -465,20 +481,77 @@ struct Node::State {
         coordinator->SetSelfState(replication::OwnerState::kNormal);
       } else {
         coordinator->SetSelfState(replication::OwnerState::kPending);
+        pending_seen_by.clear();
+        ticks_pending = 0;
       }
       return;
     }
-    if (record->state == replication::OwnerState::kPending && !catching_up.exchange(true)) {
-      spdlog::info("replication: pending owner; streaming in the data this node will own");
-      coordinator->CatchUp([this](Status status) {
-        catching_up = false;
-        if (!status.ok()) {
-          spdlog::warn("replication: catching up failed, retrying: {}", status.message());
-          return;
-        }
-        coordinator->SetSelfState(replication::OwnerState::kNormal);
-      });
+    if (record->state == replication::OwnerState::kPending) AdvanceJoin(live);
+  }
+
+  // An owner this node's member list has never heard of (gossip about its
+  // join missed us) would be treated as down: writes to it become hints and
+  // quorums fail. Every 5 s while that is so, exchange full member state
+  // with a random live member, which knows it.
+  void SyncMembersIfOwnersUnknown(const std::vector<membership::Member>& live) {
+    if (live.empty() || ++ticks_since_member_sync < 10) return;
+    std::set<NodeId> known;
+    for (const membership::Member& m : cluster->Members()) known.insert(m.meta.id);
+    bool unknown = false;
+    for (NodeId owner : coordinator->Ownership().FutureOwners()) {
+      unknown = unknown || (owner != data_dir->node_id() && !known.count(owner));
     }
+    if (!unknown) return;
+    ticks_since_member_sync = 0;
+    const auto& peer = live[std::uniform_int_distribution<size_t>(0, live.size() - 1)(rng)];
+    spdlog::info("cluster: an owner is missing from the member list; syncing members with {}",
+                 peer.meta.id.ToString());
+    cluster->Join({peer.meta.cluster_addr}, [](Result<size_t>) {});
+  }
+
+  // A pending owner streams its data in only once every live member routes
+  // writes to it (has seen it pending): a write coordinated by a node that
+  // has not, to a key the stream already passed, would be missed. Members
+  // that do not confirm within 10 s are not waited for (they are stuck or
+  // about to be declared dead; anti-entropy covers what they send elsewhere).
+  // Then it becomes normal and tells everyone at once.
+  void AdvanceJoin(const std::vector<membership::Member>& live) {
+    if (catching_up) return;
+    const NodeId self = data_dir->node_id();
+    size_t unconfirmed = 0;
+    for (const membership::Member& m : live) {
+      if (pending_seen_by.count(m.meta.id)) continue;
+      ++unconfirmed;
+      const NodeId member = m.meta.id;
+      cluster->CallMember(member, transport::MessageType::kOwnership,
+                          coordinator->Ownership().Encode(), 2'000,
+                          [this, member, self](Result<std::string> reply) {
+                            if (!reply.ok()) return;
+                            auto state = replication::OwnershipState::Decode(*reply);
+                            if (!state.ok()) return;
+                            coordinator->MergeOwnership(*state, member);
+                            auto seen = state->Find(self);
+                            if (seen && seen->state == replication::OwnerState::kPending) {
+                              pending_seen_by.insert(member);
+                            }
+                          });
+    }
+    if (unconfirmed > 0 && ++ticks_pending < kPendingConfirmTicks) return;
+    if (unconfirmed > 0) {
+      spdlog::warn("replication: {} live member(s) did not confirm this node as pending within "
+                   "10 s; streaming in anyway",
+                   unconfirmed);
+    }
+    catching_up = true;
+    spdlog::info("replication: pending owner; streaming in the data this node will own");
+    coordinator->CatchUp([this](Status status) {
+      catching_up = false;
+      if (!status.ok()) {
+        spdlog::warn("replication: catching up failed, retrying: {}", status.message());
+        return;
+      }
+      coordinator->SetSelfState(replication::OwnerState::kNormal);
+    });
   }
 
   // Builds the token set from configured tokens, plus the generated admin
@@ -675,6 +748,7 @@ Status Node::Start() {
                namespaces.size());
   if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
   MESHKV_RETURN_IF_ERROR(s.cluster->Start());
+  s.cluster_started = true;
   if (s.coordinator) {
     s.cluster->RunEvery(1'000, [&s] { s.coordinator->ReplayHints(); });
     s.cluster->RunEvery(500, [&s] { s.OwnershipTick(); });

@@ -149,7 +149,8 @@ def describe_ownership(cluster: Cluster, nodes=None) -> str:
 
 def owners_normal(cluster: Cluster, nodes=None) -> bool:
     """Every node answers ownership self == normal, counts `normal` equal to
-    the cluster size, and all show the same digest."""
+    the cluster size, all show the same digest, and each is settled (knows
+    every live owner routes by it)."""
     nodes = nodes if nodes is not None else cluster.nodes
     digests = set()
     for nd in nodes:
@@ -157,6 +158,8 @@ def owners_normal(cluster: Cluster, nodes=None) -> bool:
         if own.get("self") != "normal":
             return False
         if (own.get("nodes") or {}).get("normal") != len(cluster.nodes):
+            return False
+        if own.get("settled") is False:
             return False
         digests.add(own.get("digest"))
     return len(digests) == 1

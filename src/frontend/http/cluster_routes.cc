@@ -156,6 +156,7 @@ json Api::ClusterStatusJson() const {
         json{{"self", self ? json(replication::OwnerStateName(self->state)) : json(nullptr)},
              {"nodes", std::move(counts)},
              {"digest", fmt::format("{:016x}", ownership.Digest())},
+             {"settled", !coordinator_->TransitionInProgress()},
              {"rebalance", {{"phase", progress.phase}, {"entries", progress.entries}}}};
   }
   return out;

@@ -240,6 +240,7 @@ void AddClusterCommands(CLI::App& app, ClientCommandResult& result, ClientStream
   }
   {
     auto args = std::make_shared<RepairArgs>();
+    args->common.timeout = "30m";  // a repair of a node that missed much takes a while
     CLI::App* repair = app.add_subcommand(
         "repair",
         "Run anti-entropy now with every live co-replica of the node and report what it fixed");

@@ -65,6 +65,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import signal
 import time
 import uuid
 
@@ -101,15 +102,15 @@ def replication_extra(**settings) -> str:
     return "\n[replication]\n" + lines
 
 
-def start_cluster(extra: str, what: str) -> Cluster:
-    c = Cluster(3, preset=PRESET)
+def start_cluster(extra: str, what: str, n: int = 3) -> Cluster:
+    c = Cluster(n, preset=PRESET)
     try:
         for nd in c.nodes:
             nd.extra_cluster = extra
         t0 = time.monotonic()
         c.start(timeout=40)
         wait_owners_normal(c)
-        note(f"{what}: 3 nodes started, all alive and normal owners", time.monotonic() - t0)
+        note(f"{what}: {n} nodes started, all alive and normal owners", time.monotonic() - t0)
         return c
     except BaseException:
         c.cleanup()
@@ -545,3 +546,46 @@ class TestTombstoneGc:
             wrong, _ = read_once(c, nd, want, consistency="all")
             assert not wrong, f"{nd.name} a few rounds after GC: {len(wrong)} wrong, e.g. {wrong[:6]}"
         print("[info] after GC: " + describe_ae(c)())
+
+
+def test_a_hint_older_than_the_collected_tombstone_does_not_bring_the_value_back():
+    """4 nodes, gc_grace 2s. A key on node A, B, C; X (the 4th) coordinates a
+    PUT while C is paused, so X keeps a hint for C; the key is then deleted
+    through A and X is paused. C resumes, gets the tombstone, and A, B, C
+    collect it. When X resumes, its hint (older than gc_grace / 2) must have
+    expired instead of replaying the old value into C, from where
+    anti-entropy would spread it: the key stays deleted everywhere."""
+    c = start_cluster(replication_extra(gc_grace="2s", anti_entropy_interval="1s"),
+                      "gc_grace=2s, 4 nodes", n=4)
+    try:
+        X = c.nodes[3]
+        for _ in range(1000):
+            key = f"res-{uuid.uuid4().hex[:8]}"
+            reps = rh.replica_nodes(c, c.nodes[0], key)
+            if X not in reps:
+                break
+        A, B, C = reps
+        C.send_signal(signal.SIGSTOP)
+        try:
+            assert rh.put(X, key, b"value deleted later").status_code in (200, 204)
+            assert rh.delete(A, key).status_code in (200, 204)
+            wait_until(lambda: rh.metric(X, "meshkv_hints_pending") >= 1, 15, "X keeps a hint for C")
+            X.send_signal(signal.SIGSTOP)
+        finally:
+            C.send_signal(signal.SIGCONT)
+        try:
+            def purged():
+                return all(rh.metric(nd, "meshkv_tombstones_purged_total") >= 1 for nd in (A, B, C))
+            wait_until(purged, 60, "the tombstone collected on A, B and C", interval=0.5)
+        finally:
+            X.send_signal(signal.SIGCONT)
+        wait_until(lambda: rh.metric(X, "meshkv_hints_pending") == 0, 30, "X has no hint left")
+        assert rh.metric(X, "meshkv_hints_replayed_total") == 0, "the stale hint was replayed"
+        time.sleep(3)  # a few anti-entropy rounds
+        for nd in (A, B, C):
+            r = rh.get(nd, key, consistency="one")
+            assert r.status_code == 404, f"{nd.name}: {r.status_code} {r.content[:60]!r}"
+        assert rh.get(A, key, consistency="all").status_code == 404
+    finally:
+        drop_sessions()
+        c.cleanup()

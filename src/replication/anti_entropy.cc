@@ -329,7 +329,10 @@ std::vector<std::pair<PartitionId, uint32_t>> AntiEntropy::RepairLeaves(
         !seen.insert({p, leaf}).second) {
       continue;
     }
+    const bool with_versions = remote.version_timestamps_size() == remote.keys_size() &&
+                               remote.version_origins_size() == remote.keys_size();
     std::vector<std::pair<std::string, uint64_t>> remote_list;
+    std::map<std::string, Version, std::less<>> remote_versions;
     remote_list.reserve(remote.keys_size());
     for (int i = 0; i < remote.keys_size(); ++i) {
       const std::string& key = remote.keys(i);
@@ -338,10 +341,16 @@ std::vector<std::pair<PartitionId, uint32_t>> AntiEntropy::RepairLeaves(
         continue;  // not a key of this leaf: ignored
       }
       remote_list.emplace_back(key, remote.digests(i));
+      if (with_versions) {
+        remote_versions[key] = Version{HlcTimestamp(remote.version_timestamps(i)),
+                                       NodeId(remote.version_origins(i))};
+      }
     }
     std::sort(remote_list.begin(), remote_list.end());
     bool truncated = false;
-    auto local_list = index_.LeafEntries(ns_index, p, leaf, kMaxKeysPerLeaf, &truncated);
+    std::vector<Version> local_versions;
+    auto local_list =
+        index_.LeafEntries(ns_index, p, leaf, kMaxKeysPerLeaf, &truncated, &local_versions);
     if (truncated) {
       spdlog::warn("anti-entropy: leaf {} of partition {} of '{}' holds over {} keys; skipped",
                    leaf, p.value(), spec.name, kMaxKeysPerLeaf);
@@ -361,9 +370,18 @@ std::vector<std::pair<PartitionId, uint32_t>> AntiEntropy::RepairLeaves(
       only_old_tombstones = false;
       push.push_back(std::move(key));
     }
+    // A key both hold differently moves only towards the side with the
+    // older version (both ways on a tie, or when the peer sent no versions).
     for (std::string& key : diff.differing) {
-      push.push_back(key);
-      pull.push_back(std::move(key));
+      auto remote_version = remote_versions.find(key);
+      auto local_at = std::lower_bound(
+          local_list.begin(), local_list.end(), key,
+          [](const std::pair<std::string, uint64_t>& e, const std::string& k) { return e.first < k; });
+      const Version& mine = local_versions[static_cast<size_t>(local_at - local_list.begin())];
+      const bool pull_it = remote_version == remote_versions.end() || remote_version->second >= mine;
+      const bool push_it = remote_version == remote_versions.end() || mine >= remote_version->second;
+      if (push_it) push.push_back(key);
+      if (pull_it) pull.push_back(std::move(key));
     }
     if (!diff.only_remote.empty()) only_old_tombstones = false;
     for (std::string& key : diff.only_remote) pull.push_back(std::move(key));
@@ -735,7 +753,9 @@ void AntiEntropy::HandleKeys(NodeId from, std::string payload,
                                       " is not shared with the asker in this node's view"));
     }
     bool truncated = false;
-    auto entries = index_.LeafEntries(*ns_index, p, ref.leaf(), kMaxKeysPerLeaf, &truncated);
+    std::vector<Version> versions;
+    auto entries =
+        index_.LeafEntries(*ns_index, p, ref.leaf(), kMaxKeysPerLeaf, &truncated, &versions);
     if (truncated) continue;  // the asker sees it missing and skips it
     size_t bytes = 0;
     for (const auto& [key, digest] : entries) bytes += key.size() + 16;
@@ -748,9 +768,11 @@ void AntiEntropy::HandleKeys(NodeId from, std::string payload,
     wire::AeLeafKeys* leaf = out.add_leaves();
     leaf->set_partition(ref.partition());
     leaf->set_leaf(ref.leaf());
-    for (auto& [key, digest] : entries) {
-      leaf->add_keys(key);
-      leaf->add_digests(digest);
+    for (size_t i = 0; i < entries.size(); ++i) {
+      leaf->add_keys(entries[i].first);
+      leaf->add_digests(entries[i].second);
+      leaf->add_version_timestamps(versions[i].timestamp.raw());
+      leaf->add_version_origins(versions[i].origin.value());
     }
   }
   reply(out.SerializeAsString());

@@ -13,11 +13,12 @@
 //      max_partitions_per_round in a periodic round).
 //   3. kAeKeys for the leaves that differ: (key, digest) lists, compared
 //      with DiffLeafEntries.
-//   4. Keys only the peer has, or that differ, are pulled (kReplicaRead) and
+//   4. Keys only the peer has, or newer there, are pulled (kReplicaRead) and
 //      checked like any replicated write (Coordinator::CheckIncoming) before
-//      they are merged here; keys only we have, or that differ, are pushed
-//      (kReplicaWrite), which the peer checks the same way. Merging is
-//      idempotent, so a key that differs is simply exchanged both ways.
+//      they are merged here; keys only we have, or newer here, are pushed
+//      (kReplicaWrite), which the peer checks the same way. The key lists
+//      carry versions for this; on a version tie (or without versions) a key
+//      goes both ways, which merging makes harmless.
 // The responder checks every partition it is asked about against its own
 // view (it must replicate it with the asker) and answers nothing else.
 //

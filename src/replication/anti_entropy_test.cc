@@ -106,6 +106,9 @@ TEST_F(AntiEntropyTest, BothSidesPullWhatTheOtherHasNewer) {
   AeReport r = a.ae->RunRound(b.id, {"default"}, /*bounded=*/true);
   EXPECT_TRUE(r.errors.empty());
   EXPECT_EQ(r.partitions_differing, 4u);
+  // Each differing key moves one way only, towards the older side.
+  EXPECT_EQ(r.keys_pulled, 2u);  // only-b, both
+  EXPECT_EQ(r.keys_pushed, 2u);  // only-a, both2
   for (TestNode* n : {&a, &b}) {
     EXPECT_EQ((*n->kv->Get("default", "only-a"))->value, "1");
     EXPECT_EQ((*n->kv->Get("default", "only-b"))->value, "2");

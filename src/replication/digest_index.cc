@@ -127,9 +127,11 @@ std::vector<uint64_t> DigestIndex::Leaves(size_t ns, PartitionId partition) {
 std::vector<std::pair<std::string, uint64_t>> DigestIndex::LeafEntries(size_t ns,
                                                                        PartitionId partition,
                                                                        uint32_t leaf, size_t limit,
-                                                                       bool* truncated) {
+                                                                       bool* truncated,
+                                                                       std::vector<Version>* versions) {
   std::vector<std::pair<std::string, uint64_t>> out;
   *truncated = false;
+  if (versions != nullptr) versions->clear();
   Slot& slot = SlotOf(ns, partition);
   std::lock_guard lock(slot.mu);
   for (const auto& [key, held] : slot.keys) {
@@ -139,6 +141,7 @@ std::vector<std::pair<std::string, uint64_t>> DigestIndex::LeafEntries(size_t ns
       break;
     }
     out.emplace_back(key, held.digest);
+    if (versions != nullptr) versions->push_back(held.version);
   }
   return out;
 }

@@ -82,10 +82,12 @@ class DigestIndex {
   uint64_t PartitionRoot(size_t ns, PartitionId partition);
   std::vector<uint64_t> Leaves(size_t ns, PartitionId partition);
   // The (key, digest) pairs of one leaf of a partition, in key order; at
-  // most `limit` (then `*truncated` is set).
+  // most `limit` (then `*truncated` is set). `versions`, when given, gets
+  // each key's version, in the same order.
   std::vector<std::pair<std::string, uint64_t>> LeafEntries(size_t ns, PartitionId partition,
                                                             uint32_t leaf, size_t limit,
-                                                            bool* truncated);
+                                                            bool* truncated,
+                                                            std::vector<Version>* versions = nullptr);
   // The leaf of `key` (the same for every partition).
   uint32_t LeafOf(std::string_view key) const { return leaf_hasher_.LeafOf(key); }
   // Entries indexed in `ns` (tombstones included).

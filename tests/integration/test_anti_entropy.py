@@ -385,7 +385,7 @@ class TestRepairOnDemand:
         assert p.returncode == 0, f"meshkv repair exited {p.returncode}\nstdout: {out}\nstderr: {err}"
         m = re.search(r"(\d+) keys pulled, (\d+) pushed", out)
         assert m, f"meshkv repair output does not say what it pulled and pushed: {out!r}"
-        pulled = int(m.group(1))  # pushed: the stale copies of differing keys go both ways (merge is idempotent)
+        pulled = int(m.group(1))  # differing keys move towards the older side only
         expect = len(new) + len(gone)
         assert pulled >= expect, f"node3 missed {expect} entries but repair pulled {pulled}: {out}"
         assert "now matches" in out, out

@@ -428,12 +428,13 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
     const PartitionId p = PartitionOf(ns.name, batch[i].key, view->partitions);
     KeyState& key = pending->keys[i];
     auto add_group = [&](const std::vector<NodeId>& members, bool live_only = false) {
-      std::vector<NodeId> sorted = members;
-      std::sort(sorted.begin(), sorted.end());
+      // The same set twice counts once (the usual case: no move in
+      // progress, future == current). No allocation on this path.
       for (const Group& g : key.groups) {
-        std::vector<NodeId> other = g.members;
-        std::sort(other.begin(), other.end());
-        if (other == sorted) return;  // the same set twice counts once
+        if (g.members.size() == members.size() &&
+            std::is_permutation(members.begin(), members.end(), g.members.begin())) {
+          return;
+        }
       }
       size_t needed = RequiredReplies(consistency, members.size());
       if (live_only) {

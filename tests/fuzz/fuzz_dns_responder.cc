@@ -1,12 +1,14 @@
 // Fuzzes the DNS responder end to end: arbitrary bytes as a query over UDP
 // and TCP, against a zone with CNAME chains, a delegation, glue and a TXT set
 // large enough to truncate. Properties: never crashes; every response fits
-// its transport and parses back; a response echoes the query's id.
+// its transport and parses back; a response echoes the query's id; the
+// UDP path with a reused buffer (RespondUdp) answers as Respond does.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/clock.h"
 #include "base/hlc.h"
@@ -94,5 +96,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(size >= 2 && parsed->header.id == ((data[0] << 8) | data[1]));
     }
   }
+  // The server's UDP path (a reused buffer) answers exactly as Respond does.
+  static std::string buffer;
+  const IpAddress& client = clients[size % 2];
+  const std::vector<std::string> expected =
+      world->responder->Respond(query, Transport::kUdp, client);
+  const bool answered = world->responder->RespondUdp(query, client, buffer);
+  FUZZ_CHECK(answered == !expected.empty());
+  FUZZ_CHECK(!answered || (expected.size() == 1 && buffer == expected.front()));
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <optional>
 
@@ -92,41 +93,87 @@ Responder::Responder(ZoneView& zones, DnsMetrics& metrics, ResponderOptions opti
       options_(std::move(options)),
       answers_(options_.answer_cache_entries) {}
 
+// The answer cache's key for one query: the transport, then the query
+// without its id; and the data stamp, read before any data is. Empty (and no
+// stamp read) for a query that is not cached: shorter than a header or longer
+// than kMaxCachedQuery.
+struct Responder::CacheKey {
+  CacheKey(std::string_view query, Transport transport, ZoneView& zones) {
+    if (query.size() < kHeaderSize || query.size() > kMaxCachedQuery) return;
+    bytes[0] = static_cast<char>(transport);
+    std::copy(query.begin() + 2, query.end(), bytes + 1);
+    size = query.size() - 1;
+    stamp = zones.stamp();
+  }
+  CacheKey(const CacheKey&) = delete;
+  CacheKey& operator=(const CacheKey&) = delete;
+  std::string_view view() const { return std::string_view(bytes, size); }
+  bool empty() const { return size == 0; }
+
+  char bytes[1 + kMaxCachedQuery];
+  size_t size = 0;
+  DataStamp stamp;
+};
+
 std::vector<std::string> Responder::Respond(std::string_view query, Transport transport,
                                             const IpAddress& client) {
-  const auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  };
-  // The cache key: the transport, then the query without its id.
-  char key_bytes[1 + kMaxCachedQuery];
-  std::string_view key;
-  DataStamp stamp;
-  if (query.size() >= kHeaderSize && query.size() <= kMaxCachedQuery) {
-    key_bytes[0] = static_cast<char>(transport);
-    std::copy(query.begin() + 2, query.end(), key_bytes + 1);
-    key = std::string_view(key_bytes, query.size() - 1);
-    stamp = zones_.stamp();  // before any data is read
-    if (std::optional<CachedAnswer> hit = answers_.Find(key, stamp)) {
-      hit->response[0] = query[0];
-      hit->response[1] = query[1];
-      metrics_.RecordQuery(hit->qtype, hit->rcode, transport, elapsed());
-      if (hit->truncated) metrics_.RecordTruncated(transport);
-      std::vector<std::string> out;
-      out.push_back(std::move(hit->response));
-      return out;
-    }
+  const TimePoint started = std::chrono::steady_clock::now();
+  const CacheKey key(query, transport, zones_);
+  std::string cached;
+  if (AnswerFromCache(query, transport, key, started, cached)) {
+    std::vector<std::string> out;
+    out.push_back(std::move(cached));
+    return out;
   }
+  return AnswerAndCache(query, transport, client, key, started).messages;
+}
+
+bool Responder::RespondUdp(std::string_view query, const IpAddress& client, std::string& response) {
+  const TimePoint started = std::chrono::steady_clock::now();
+  const CacheKey key(query, Transport::kUdp, zones_);
+  if (AnswerFromCache(query, Transport::kUdp, key, started, response)) return true;
+  Outcome outcome = AnswerAndCache(query, Transport::kUdp, client, key, started);
+  assert(outcome.messages.size() <= 1);  // over UDP even a transfer is one message
+  if (outcome.messages.empty()) {
+    response.clear();
+    return false;
+  }
+  response.assign(outcome.messages.front());  // into the caller's capacity, kept for later hits
+  return true;
+}
+
+bool Responder::AnswerFromCache(std::string_view query, Transport transport, const CacheKey& key,
+                                TimePoint started, std::string& response) {
+  if (key.empty()) return false;
+  Counted counted;
+  const bool hit = answers_.Visit(key.view(), key.stamp, [&](const CachedAnswer& cached) {
+    response.assign(cached.response);
+    counted = cached.counted;
+  });
+  if (!hit) return false;
+  response[0] = query[0];
+  response[1] = query[1];
+  RecordAnswer(counted, transport, started);
+  return true;
+}
+
+Responder::Outcome Responder::AnswerAndCache(std::string_view query, Transport transport,
+                                             const IpAddress& client, const CacheKey& key,
+                                             TimePoint started) {
   Outcome outcome = Handle(query, transport, client);
-  if (outcome.messages.empty()) return {};
-  metrics_.RecordQuery(outcome.qtype, outcome.rcode, transport, elapsed());
-  if (outcome.truncated) metrics_.RecordTruncated(transport);
+  if (outcome.messages.empty()) return outcome;
+  RecordAnswer(outcome.counted, transport, started);
   if (outcome.cacheable && !key.empty() && outcome.messages.size() == 1) {
-    answers_.Insert(
-        key, stamp,
-        CachedAnswer{outcome.messages.front(), outcome.qtype, outcome.rcode, outcome.truncated});
+    answers_.Insert(key.view(), key.stamp, CachedAnswer{outcome.messages.front(), outcome.counted});
   }
-  return std::move(outcome.messages);
+  return outcome;
+}
+
+void Responder::RecordAnswer(const Counted& counted, Transport transport, TimePoint started) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.RecordQuery(counted.qtype, counted.rcode, transport, seconds);
+  if (counted.truncated) metrics_.RecordTruncated(transport);
 }
 
 Responder::Outcome Responder::Handle(std::string_view query, Transport transport,
@@ -153,9 +200,9 @@ Responder::Outcome Responder::Handle(std::string_view query, Transport transport
   reply.limit = transport == Transport::kTcp ? kMaxMessageSize : kMaxUdpPlainSize;
   auto finish = [&](Reply& r) {
     outcome.messages.push_back(Encode(r));
-    outcome.rcode = static_cast<uint16_t>(r.rcode);
-    outcome.truncated = r.truncated;
-    if (r.question) outcome.qtype = r.question->type;
+    outcome.counted.rcode = static_cast<uint16_t>(r.rcode);
+    outcome.counted.truncated = r.truncated;
+    if (r.question) outcome.counted.qtype = r.question->type;
     return std::move(outcome);
   };
 
@@ -224,8 +271,8 @@ Responder::Outcome Responder::Handle(std::string_view query, Transport transport
   }
   if (IsTransferType(question.type)) {
     outcome.messages = Transfer(reply, message, client);
-    outcome.qtype = question.type;
-    outcome.rcode = static_cast<uint16_t>(reply.rcode);
+    outcome.counted.qtype = question.type;
+    outcome.counted.rcode = static_cast<uint16_t>(reply.rcode);
     return outcome;
   }
   Resolve(reply);

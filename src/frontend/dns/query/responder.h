@@ -24,10 +24,12 @@
 // Responses to ordinary queries are cached whole (StampedCache, invalidated
 // by any change to the zone data); zone transfers and SERVFAIL never are.
 //
-// Thread-safety: Respond may be called from any number of threads at once.
+// Thread-safety: Respond and RespondUdp may be called from any number of
+// threads at once (RespondUdp's `response` buffer is the caller's alone).
 // The ZoneView and DnsMetrics must outlive the Responder.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -62,21 +64,43 @@ class Responder {
   std::vector<std::string> Respond(std::string_view query, Transport transport,
                                    const IpAddress& client);
 
+  // The same answer as Respond(query, Transport::kUdp, client), which over
+  // UDP is never more than one message, written into `response`: its old
+  // contents replaced, its capacity reused, so that a cached answer costs no
+  // allocation once the buffer has grown to the answer's size. Returns false,
+  // with `response` empty, when the query must be dropped.
+  // REQUIRES: `query` does not point into `response`.
+  [[nodiscard]] bool RespondUdp(std::string_view query, const IpAddress& client,
+                                std::string& response);
+
  private:
   struct Reply;
-  struct Outcome {
-    std::vector<std::string> messages;
-    uint16_t qtype = 0;  // for metrics; 0 when there was no question
+  struct CacheKey;
+  using TimePoint = std::chrono::steady_clock::time_point;
+  // What the metrics record of an answered query.
+  struct Counted {
+    uint16_t qtype = 0;  // 0 when there was no question
     uint16_t rcode = 0;
     bool truncated = false;
+  };
+  struct Outcome {
+    std::vector<std::string> messages;
+    Counted counted;
     bool cacheable = false;  // a pure function of the query bytes and the zone data
   };
   struct CachedAnswer {
     std::string response;  // id to be patched
-    uint16_t qtype = 0;
-    uint16_t rcode = 0;
-    bool truncated = false;
+    Counted counted;
   };
+  // From the cache into `response` (id patched, metrics recorded); false,
+  // with `response` untouched, on a miss.
+  bool AnswerFromCache(std::string_view query, Transport transport, const CacheKey& key,
+                       TimePoint started, std::string& response);
+  // Computes the answer the cache did not have, records its metrics and
+  // caches it when it may be.
+  Outcome AnswerAndCache(std::string_view query, Transport transport, const IpAddress& client,
+                         const CacheKey& key, TimePoint started);
+  void RecordAnswer(const Counted& counted, Transport transport, TimePoint started);
   Outcome Handle(std::string_view query, Transport transport, const IpAddress& client);
   void Resolve(Reply& reply);
   std::vector<std::string> Transfer(Reply& reply, const Message& query, const IpAddress& client);

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -20,6 +23,26 @@
 #include "records/record_service.h"
 #include "replication/kv_service.h"
 #include "storage/store.h"
+
+// Allocations made by this thread, for the test that a cached answer over
+// UDP allocates nothing. Replaces operator new and delete for the whole test
+// binary; they still use malloc and free, as the default ones do (not
+// inlined, so that GCC does not see free() meet a pointer from new).
+namespace {
+thread_local int64_t allocations_on_this_thread = 0;
+}  // namespace
+
+[[gnu::noinline]] void* operator new(std::size_t size) {
+  ++allocations_on_this_thread;
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* memory) noexcept {
+  std::free(memory);
+}
+[[gnu::noinline]] void operator delete(void* memory, std::size_t) noexcept {
+  std::free(memory);
+}
 
 namespace meshkv::dns {
 namespace {
@@ -661,6 +684,100 @@ TEST_F(ResponderTest, CachedAnswersCarryTheQueryId) {
                         "transport=\"udp\"} 4"));
 }
 
+TEST_F(ResponderTest, RespondUdpGivesTheSameBytesAsRespond) {
+  std::string response = "left over from an earlier query";
+  const std::vector<std::string> queries = {
+      MakeQuery("web.example.test", RrType::kA, {.id = 7}),
+      MakeQuery("nope.example.test", RrType::kA, {.id = 8}),
+      MakeQuery("big.example.test", RrType::kTxt, {.id = 9}),
+      MakeQuery("big.example.test", RrType::kTxt, {.id = 10, .edns = EdnsWithPayload(4096)}),
+      MakeQuery("x.example.org", RrType::kA, {.id = 11, .edns = EdnsWithPayload(1232)}),
+      MakeQuery("example.test", RrType::kAxfr, {.id = 12}),
+      MakeQuery("example.test", RrType::kIxfr, {.id = 13}),
+      std::string(12, '\x7f'),  // header only: FORMERR
+  };
+  for (const std::string& query : queries) {
+    const std::vector<std::string> expected = responder_->Respond(query, Transport::kUdp, kAllowed);
+    ASSERT_EQ(expected.size(), 1u);
+    for (int i = 0; i < 2; ++i) {  // a hit now, both times
+      ASSERT_TRUE(responder_->RespondUdp(query, kAllowed, response));
+      EXPECT_EQ(response, expected.front());
+    }
+  }
+}
+
+TEST_F(ResponderTest, RespondUdpAnswersMissesAndHitsWithTheQueryId) {
+  std::string response;
+  for (uint16_t id : {1, 2, 0xffff, 2}) {  // a miss, then hits
+    ASSERT_TRUE(responder_->RespondUdp(MakeQuery("web.example.test", RrType::kA, {.id = id}),
+                                       kAllowed, response));
+    auto message = ParseMessage(response);
+    ASSERT_TRUE(message.ok()) << message.status().ToString();
+    EXPECT_EQ(message->header.id, id);
+    EXPECT_TRUE(message->header.qr);
+    EXPECT_THAT(TextsOf(message->answers),
+                ::testing::ElementsAre("web.example.test. 3600 A 192.0.2.80"));
+  }
+  // Truncated like Respond over UDP, and counted the same way.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        responder_->RespondUdp(MakeQuery("big.example.test", RrType::kTxt), kAllowed, response));
+    EXPECT_LE(response.size(), kMaxUdpPlainSize);
+    auto message = ParseMessage(response);
+    ASSERT_TRUE(message.ok());
+    EXPECT_TRUE(message->header.tc);
+    EXPECT_TRUE(message->answers.empty());
+  }
+  // A change is seen at once: the cached answer is stale.
+  Add("web.example.test", "A", "192.0.2.81");
+  ASSERT_TRUE(
+      responder_->RespondUdp(MakeQuery("web.example.test", RrType::kA), kAllowed, response));
+  auto changed = ParseMessage(response);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->answers.size(), 2u);
+  const std::string text = registry_.Render();
+  EXPECT_THAT(text, HasSubstr("meshkv_dns_queries_total{qtype=\"A\",rcode=\"NOERROR\","
+                              "transport=\"udp\"} 5"));
+  EXPECT_THAT(text, HasSubstr("meshkv_dns_queries_total{qtype=\"TXT\",rcode=\"NOERROR\","
+                              "transport=\"udp\"} 2"));
+  EXPECT_THAT(text, HasSubstr("meshkv_dns_truncated_total{transport=\"udp\"} 2"));
+  EXPECT_THAT(text, HasSubstr("meshkv_dns_request_duration_seconds_count{transport=\"udp\"} 7"));
+}
+
+TEST_F(ResponderTest, RespondUdpDropsWhatIsNotAQuery) {
+  std::string query = MakeQuery("web.example.test", RrType::kA);
+  std::string response = "left over";
+  EXPECT_FALSE(responder_->RespondUdp(query.substr(0, 11), kAllowed, response));
+  EXPECT_TRUE(response.empty());
+  ASSERT_TRUE(responder_->RespondUdp(query, kAllowed, response));  // cached from here on
+  std::string as_response = query;
+  as_response[2] = static_cast<char>(as_response[2] | 0x80);  // QR=1
+  EXPECT_FALSE(responder_->RespondUdp(as_response, kAllowed, response));
+  EXPECT_TRUE(response.empty());
+  EXPECT_FALSE(responder_->RespondUdp("", kAllowed, response));
+  EXPECT_THAT(registry_.Render(), HasSubstr("meshkv_dns_dropped_total{reason=\"response\"} 1"));
+  EXPECT_THAT(registry_.Render(), HasSubstr("meshkv_dns_dropped_total{reason=\"short\"} 2"));
+}
+
+TEST_F(ResponderTest, RespondUdpAllocatesNothingForACachedAnswer) {
+  const std::string query = MakeQuery("web.example.test", RrType::kA, {.id = 1});
+  const std::string other = MakeQuery("nope.example.test", RrType::kAaaa, {.id = 2});
+  std::string response;
+  for (int i = 0; i < 2; ++i) {  // cached, metrics children created, buffer grown
+    ASSERT_TRUE(responder_->RespondUdp(query, kAllowed, response));
+    ASSERT_TRUE(responder_->RespondUdp(other, kAllowed, response));
+  }
+  const int64_t before = allocations_on_this_thread;
+  for (int i = 0; i < 100; ++i) {
+    if (!responder_->RespondUdp(i % 2 ? other : query, kAllowed, response)) break;
+  }
+  EXPECT_EQ(allocations_on_this_thread - before, 0);
+  auto message = ParseMessage(response);  // the last one, of `other`
+  ASSERT_TRUE(message.ok());
+  EXPECT_EQ(message->header.id, 2);
+  EXPECT_EQ(FullRcode(*message), static_cast<uint16_t>(Rcode::kNxDomain));
+}
+
 TEST_F(ResponderTest, SynthesizedSerialFollowsChanges) {
   const uint32_t first = SerialOf(Ask("example.test", RrType::kSoa));
   EXPECT_EQ(first, static_cast<uint32_t>(clock_.NowMillis() / 1000));
@@ -716,6 +833,7 @@ TEST_F(ResponderTest, RandomInputNeverBreaksTheResponder) {
   std::mt19937 random(12345);
   const std::string seed =
       MakeQuery("web.example.test", RrType::kA, {.edns = EdnsWithPayload(1232)});
+  std::string udp_response;
   for (int i = 0; i < 20'000; ++i) {
     std::string bytes = seed;
     const int mutations = 1 + static_cast<int>(random() % 6);
@@ -734,11 +852,19 @@ TEST_F(ResponderTest, RandomInputNeverBreaksTheResponder) {
       if (bytes.empty()) bytes.push_back('\0');
     }
     for (Transport transport : {Transport::kUdp, Transport::kTcp}) {
-      for (const std::string& response : responder_->Respond(bytes, transport, kAllowed)) {
+      const std::vector<std::string> responses = responder_->Respond(bytes, transport, kAllowed);
+      for (const std::string& response : responses) {
         ASSERT_LE(response.size(), transport == Transport::kUdp ? 1232u : kMaxMessageSize);
         auto parsed = ParseMessage(response);
         ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
         ASSERT_TRUE(parsed->header.qr);
+      }
+      if (transport == Transport::kUdp) {
+        ASSERT_LE(responses.size(), 1u);
+        ASSERT_EQ(responder_->RespondUdp(bytes, kAllowed, udp_response), !responses.empty());
+        if (!responses.empty()) {
+          ASSERT_EQ(udp_response, responses.front());
+        }
       }
     }
   }

@@ -4,11 +4,13 @@
 // miss, so nothing cached outlives the change that made it stale.
 //
 // Thread-safety: safe from any thread. 16 shards, each with its own mutex,
-// held only to copy a value in or out: no global lock. Each shard holds at
-// most max_entries / 16 entries and drops an arbitrary one when full; a shard
-// that sees a newer stamp drops everything it holds.
+// held only to copy a value in or out (or while a Visit callback reads one):
+// no global lock. Each shard holds at most max_entries / 16 entries and drops
+// an arbitrary one when full; a shard that sees a newer stamp drops
+// everything it holds.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -17,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace meshkv::dns {
 
@@ -41,15 +44,28 @@ class StampedCache {
 
   // A copy of the value cached for `key` under exactly `stamp`.
   std::optional<Value> Find(std::string_view key, const DataStamp& stamp) {
+    std::optional<Value> found;
+    Visit(key, stamp, [&](const Value& value) { found = value; });
+    return found;
+  }
+
+  // Calls `visit(value)` with the value cached for `key` under exactly
+  // `stamp` and returns true; false, without calling it, on a miss. For a
+  // caller that copies part of a value into storage of its own. `visit` runs
+  // with the shard's lock held: it must be quick and must not call this cache.
+  template <typename Visitor>
+  requires std::invocable<Visitor&, const Value&>
+  bool Visit(std::string_view key, const DataStamp& stamp, Visitor&& visit) {
     Shard& shard = ShardOf(key);
     std::lock_guard lock(shard.mutex);
     if (!(shard.stamp == stamp)) {
       if (stamp.NewerThan(shard.stamp)) Reset(shard, stamp);
-      return std::nullopt;
+      return false;
     }
     auto it = shard.entries.find(key);
-    if (it == shard.entries.end()) return std::nullopt;
-    return it->second;
+    if (it == shard.entries.end()) return false;
+    visit(std::as_const(it->second));
+    return true;
   }
 
   // Caches `value`, computed from data read after `stamp` was taken. Dropped

@@ -77,7 +77,7 @@ struct UdpBatch {
   std::array<sockaddr_storage, kUdpBatch> peers;
   std::array<iovec, kUdpBatch> in_iov;
   std::array<mmsghdr, kUdpBatch> in;
-  std::array<std::string, kUdpBatch> replies;
+  std::array<std::string, kUdpBatch> replies;  // reused: each keeps its capacity
   std::array<iovec, kUdpBatch> out_iov;
   std::array<mmsghdr, kUdpBatch> out;
 };
@@ -136,13 +136,16 @@ asio::awaitable<void> DnsServer::Session::ServeUdp(DnsServer& server, Worker& wo
           server.metrics_.RecordDropped(DropReason::kTooLarge);
           continue;
         }
-        std::vector<std::string> messages = server.responder_.Respond(
-            std::string_view(batch.buffers[i].data(), batch.in[i].msg_len), Transport::kUdp,
-            ToIpAddress(batch.peers[i]));
-        if (messages.empty()) continue;
-        // One datagram per query (zone transfers are refused over UDP).
-        batch.replies[replies] = std::move(messages.front());
-        batch.out_iov[replies] = {batch.replies[replies].data(), batch.replies[replies].size()};
+        // One datagram per query, written into this slot's buffer, which
+        // keeps its capacity from batch to batch: a cached answer allocates
+        // nothing.
+        std::string& reply = batch.replies[replies];
+        if (!server.responder_.RespondUdp(
+                std::string_view(batch.buffers[i].data(), batch.in[i].msg_len),
+                ToIpAddress(batch.peers[i]), reply)) {
+          continue;
+        }
+        batch.out_iov[replies] = {reply.data(), reply.size()};
         batch.out[replies] = {};
         batch.out[replies].msg_hdr.msg_name = &batch.peers[i];
         batch.out[replies].msg_hdr.msg_namelen = batch.in[i].msg_hdr.msg_namelen;

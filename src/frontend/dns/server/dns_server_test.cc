@@ -10,6 +10,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -169,6 +170,65 @@ TEST_F(DnsServerTest, AnswersABurstOfDatagrams) {
   udp::endpoint from;
   const size_t n = socket.receive_from(asio::buffer(buffer), from);
   ASSERT_TRUE(ParseMessage(std::string_view(buffer.data(), n)).ok());
+}
+
+TEST_F(DnsServerTest, UdpAnswersAreWholeAndDroppedDatagramsGetNone) {
+  for (int i = 0; i < 8; ++i) {
+    auto record = records_.MakeRecord(N("big.example.test"), "TXT",
+                                      std::string(40, 'x') + std::to_string(i), 60);
+    records_.Add(*record, [](Status s) { ASSERT_TRUE(s.ok()); });
+  }
+  auto server = StartServer();
+  udp::socket socket(io_, udp::v4());
+  const udp::endpoint to(asio::ip::make_address("127.0.0.1"), PortOf(*server));
+  // Large and small answers, misses then hits, with datagrams to drop in
+  // between, so the server's reply buffers are reused for answers of other
+  // sizes: each must come back whole, with its own id.
+  constexpr uint16_t kQueries = 90;
+  std::map<uint16_t, std::string> queries;
+  for (uint16_t id = 0; id < kQueries; ++id) {
+    if (id % 3 == 2) {
+      std::string response = MakeQuery("www.example.test", RrType::kA, id);
+      response[2] = static_cast<char>(response[2] | 0x80);  // QR=1: dropped
+      socket.send_to(asio::buffer(id % 2 ? response : response.substr(0, 5)), to);
+      continue;
+    }
+    queries[id] = MakeQuery(id % 3 ? "nope.example.test" : "big.example.test",
+                            id % 3 ? RrType::kA : RrType::kTxt, id);
+    socket.send_to(asio::buffer(queries[id]), to);
+  }
+  std::map<uint16_t, std::string> received;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    std::array<char, 2048> buffer;
+    udp::endpoint from;
+    const size_t n = socket.receive_from(asio::buffer(buffer), from);
+    ASSERT_GE(n, kHeaderSize);
+    const uint16_t id = static_cast<uint16_t>(static_cast<uint8_t>(buffer[0]) << 8 |
+                                              static_cast<uint8_t>(buffer[1]));
+    ASSERT_TRUE(queries.contains(id)) << id;
+    received[id] = std::string(buffer.data(), n);
+  }
+  ASSERT_EQ(received.size(), queries.size());
+  const IpAddress client = *IpAddress::Parse("127.0.0.1");
+  for (const auto& [id, query] : queries) {
+    const std::vector<std::string> expected = responder_.Respond(query, Transport::kUdp, client);
+    ASSERT_EQ(expected.size(), 1u);
+    EXPECT_EQ(received[id], expected.front()) << id;
+  }
+  auto big = ParseMessage(received[0]);
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->answers.size(), 8u);
+  // Nothing was sent for the dropped datagrams: the next reply is this one's.
+  socket.send_to(asio::buffer(MakeQuery("www.example.test", RrType::kA, 1000)), to);
+  std::array<char, 2048> buffer;
+  udp::endpoint from;
+  const size_t n = socket.receive_from(asio::buffer(buffer), from);
+  auto last = ParseMessage(std::string_view(buffer.data(), n));
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->header.id, 1000);
+  const std::string metrics = registry_.Render();
+  EXPECT_NE(metrics.find("meshkv_dns_dropped_total{reason=\"response\"} 15"), std::string::npos);
+  EXPECT_NE(metrics.find("meshkv_dns_dropped_total{reason=\"short\"} 15"), std::string::npos);
 }
 
 TEST_F(DnsServerTest, AnswersSeveralQueriesPerTcpConnectionInOrder) {

@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libboost1.81-dev libssl-dev libsodium-dev librocksdb-dev
   libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev libcli11-dev
-  libtomlplusplus-dev nlohmann-json3-dev libxxhash-dev
+  libtomlplusplus-dev nlohmann-json3-dev libxxhash-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing (libFuzzer lives in clang's runtime)
   clang libclang-rt-14-dev

@@ -380,10 +380,11 @@ void Coordinator::SendQueued(NodeId node, Outbox& box, std::vector<QueuedWrite> 
               });
 }
 
-void Coordinator::Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries) {
+void Coordinator::Hint(NodeId node, const WriteBatch& batch, const std::vector<size_t>& indexes) {
   if (hints_ == nullptr || node == self_) return;
-  for (const KeyEntry& e : entries) {
-    Status added = hints_->Add(node, ns, e.key, EncodeEntry(e.entry));
+  for (size_t i : indexes) {
+    const WriteOp& op = batch[i];
+    Status added = hints_->Add(node, op.ns, op.key, EncodeEntry(op.entry));
     if (!added.ok()) {
       spdlog::warn("replication: cannot store a hint for {}: {}", node.ToString(), added.message());
       return;
@@ -421,7 +422,14 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
   };
   auto pending = std::make_shared<Pending>();
   pending->keys.resize(batch.size());
-  std::map<NodeId, std::vector<size_t>> by_node;
+  // Per target node, the indexes of its keys (few nodes: a flat list).
+  std::vector<std::pair<NodeId, std::vector<size_t>>> by_node;
+  auto keys_of = [&by_node](NodeId n) -> std::vector<size_t>& {
+    for (auto& [node, list] : by_node) {
+      if (node == n) return list;
+    }
+    return by_node.emplace_back(n, std::vector<size_t>()).second;
+  };
   const bool in_transition = local_.clock().NowMillis() < view->previous_until_ms &&
                              !transition_closed_.load() && view->previous.count(ns.replicas) > 0;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -447,7 +455,7 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
       }
       key.groups.push_back(Group{members, needed, 0});
       for (NodeId n : members) {
-        auto& list = by_node[n];
+        auto& list = keys_of(n);
         if (list.empty() || list.back() != i) list.push_back(i);
       }
     };
@@ -494,17 +502,19 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
     return message +
            "; the write may be applied on some replicas and will spread when they recover";
   };
+  // The batch stays shared by the targets' callbacks, for hints on failure.
+  auto written = std::make_shared<const WriteBatch>(std::move(batch));
   // (Named copies, not structured bindings: clang 14 cannot capture those.)
   for (auto& target : by_node) {
     const NodeId node = target.first;
-    const std::vector<size_t>& indexes = target.second;
+    std::vector<size_t>& indexes = target.second;
     std::vector<KeyEntry> entries;
     entries.reserve(indexes.size());
-    for (size_t i : indexes) entries.push_back(KeyEntry{batch[i].key, batch[i].entry});
-    auto sent = std::make_shared<std::vector<KeyEntry>>(entries);
+    for (size_t i : indexes) entries.push_back(KeyEntry{(*written)[i].key, (*written)[i].entry});
     SendWrite(
         node, ns_name, std::move(entries),
-        [this, pending, node, indexes = indexes, sent, ns_name, describe_failure](Status status) {
+        [this, pending, node, indexes = std::move(indexes), written,
+         describe_failure](Status status) {
           std::function<void(Status)> answer;
           Status result;
           {
@@ -538,7 +548,7 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
               result = Unavailable(describe_failure(*pending));
             }
           }
-          if (!status.ok()) Hint(node, ns_name, *sent);
+          if (!status.ok()) Hint(node, *written, indexes);
           if (answer) {
             if (!result.ok() && write_failures_) write_failures_->Increment();
             answer(result);

@@ -163,7 +163,8 @@ class Coordinator final : public ReplicationRouter {
                          std::function<void(Status)> done);
   void SendWrite(NodeId node, const std::string& ns, std::vector<KeyEntry> entries,
                  std::function<void(Status)> done);
-  void Hint(NodeId node, const std::string& ns, const std::vector<KeyEntry>& entries);
+  // Hints for `node`: the ops of `batch` at `indexes`.
+  void Hint(NodeId node, const WriteBatch& batch, const std::vector<size_t>& indexes);
   // Write coalescing: at most kMaxWritesInFlight replica-write RPCs per peer;
   // writes sent meanwhile wait in the peer's outbox and go together in one
   // kReplicaWriteBatch when one returns (no delay while the link is idle).

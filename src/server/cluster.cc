@@ -285,7 +285,7 @@ class Cluster::Impl : public membership::SwimEnvironment,
     }
   }
 
-  Status Start() {
+  Status Start(std::vector<asio::io_context*> rpc_lanes) {
     {
       std::lock_guard lock(mu_);
       swim_->Start();
@@ -305,7 +305,15 @@ class Cluster::Impl : public membership::SwimEnvironment,
                                 ec.message());
     }
     transport::RpcOptions options;
-    rpc_server_ = std::make_unique<transport::RpcServer>(io_, tls_, options, &metrics_);
+    // Membership's own calls stay on the cluster thread; the server and the
+    // replication traffic (CallMember) run on the given lanes, so a request
+    // thread writes to its peers and gets their answers without a hand-off.
+    if (rpc_lanes.empty()) {
+      rpc_lanes.push_back(&io_);
+    } else {
+      data_client_ = std::make_unique<transport::RpcClient>(rpc_lanes, tls_, options, &metrics_);
+    }
+    rpc_server_ = std::make_unique<transport::RpcServer>(rpc_lanes, tls_, options, &metrics_);
     rpc_client_ = std::make_unique<transport::RpcClient>(io_, tls_, options, &metrics_);
     RegisterHandlers();
     MESHKV_RETURN_IF_ERROR(rpc_server_->Listen(config_.listen));
@@ -332,6 +340,7 @@ class Cluster::Impl : public membership::SwimEnvironment,
     asio::post(io_, [this] {
       if (rpc_server_) rpc_server_->Stop();
       if (rpc_client_) rpc_client_->Stop();
+      if (data_client_) data_client_->Stop();
       boost::system::error_code ignored;
       if (udp_) udp_->close(ignored);
       for (auto* timer : {&tick_timer_, &seed_timer_, &srv_timer_}) {
@@ -607,12 +616,24 @@ class Cluster::Impl : public membership::SwimEnvironment,
     for (auto& [type, handler] : extra_handlers_) rpc_server_->Register(type, std::move(handler));
     extra_handlers_.clear();
     std::weak_ptr<Impl> weak = weak_from_this();
+    // Handlers run on the server's lanes; membership's move to its thread.
+    auto on_cluster_thread = [weak](transport::Handler inner) -> transport::Handler {
+      return [weak, inner = std::move(inner)](const transport::PeerInfo& from, std::string payload,
+                                              transport::Responder respond) {
+        auto self = weak.lock();
+        if (!self) return respond(Unavailable("shutting down"));
+        asio::post(self->io_, [inner, from, payload = std::move(payload),
+                               respond = std::move(respond)]() mutable {
+          inner(from, std::move(payload), std::move(respond));
+        });
+      };
+    };
     rpc_server_->Register(transport::MessageType::kPing,
                           [](const transport::PeerInfo&, std::string,
                              transport::Responder respond) { respond(std::string()); });
     rpc_server_->Register(
         transport::MessageType::kPushPull,
-        [weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
+        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
           auto self = weak.lock();
           if (!self) return respond(Unavailable("shutting down"));
           auto opened = self->keyring_->Open(payload);
@@ -641,10 +662,10 @@ class Cluster::Impl : public membership::SwimEnvironment,
             return respond(merged);
           }
           respond(self->keyring_->Seal(reply));
-        });
+        }));
     rpc_server_->Register(
         transport::MessageType::kKeyring,
-        [weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
+        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
           auto self = weak.lock();
           if (!self) return respond(Unavailable("shutting down"));
           if (payload.size() != 1 + membership::kGossipKeyBytes || payload[0] < 0 ||
@@ -657,7 +678,7 @@ class Cluster::Impl : public membership::SwimEnvironment,
                        from.node_id.ToString(), applied.ok() ? "done" : applied.message());
           if (!applied.ok()) return respond(applied);
           respond(std::string());
-        });
+        }));
   }
 
   // ---- SRV discovery ------------------------------------------------------
@@ -888,7 +909,8 @@ class Cluster::Impl : public membership::SwimEnvironment,
   std::shared_ptr<transport::TlsIdentity> tls_;
   std::unique_ptr<membership::Keyring> keyring_;  // thread-safe itself
   std::unique_ptr<transport::RpcServer> rpc_server_;
-  std::unique_ptr<transport::RpcClient> rpc_client_;
+  std::unique_ptr<transport::RpcClient> rpc_client_;   // membership's calls, cluster thread
+  std::unique_ptr<transport::RpcClient> data_client_;  // CallMember, on the rpc lanes (or null)
   // Used only on the cluster thread:
   std::optional<udp::socket> udp_;
   std::optional<asio::steady_timer> tick_timer_, seed_timer_, srv_timer_;
@@ -935,8 +957,8 @@ Cluster::~Cluster() {
   impl_->Stop();
 }
 
-Status Cluster::Start() {
-  return impl_->Start();
+Status Cluster::Start(std::vector<boost::asio::io_context*> rpc_lanes) {
+  return impl_->Start(std::move(rpc_lanes));
 }
 void Cluster::LeaveAndStop() {
   impl_->LeaveAndStop();
@@ -1050,10 +1072,12 @@ void Cluster::CallMember(NodeId node, transport::MessageType type, std::string p
     auto it = impl_->directory_.find(node);
     if (it != impl_->directory_.end()) address = it->second.cluster_addr;
   }
-  if (address.empty() || !impl_->rpc_client_ || impl_->stopped_) {
+  transport::RpcClient* client =
+      impl_->data_client_ ? impl_->data_client_.get() : impl_->rpc_client_.get();
+  if (address.empty() || client == nullptr || impl_->stopped_) {
     return done(Unavailable("node " + node.ToString() + " is not a known member"));
   }
-  impl_->rpc_client_->Call(address, node, type, std::move(payload), deadline_ms,
+  client->Call(address, node, type, std::move(payload), deadline_ms,
                            [done = std::move(done)](Result<transport::RpcReply> reply) {
                              if (!reply.ok()) return done(reply.status());
                              done(std::move(reply->payload));

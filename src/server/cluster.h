@@ -9,8 +9,12 @@
 // member list is this node alone, and join/keyring answer kFailedPrecondition.
 //
 // Threading: one dedicated "cluster" thread runs an io_context for gossip,
-// RPC and timers; every mutating Swim call happens there. The public methods
-// are safe from any thread (a mutex guards the Swim and the status fields).
+// membership's RPC and timers; every mutating Swim call happens there. The
+// peer RPC server and replication's calls (CallMember) run on the "rpc lanes"
+// given to Start() (the HTTP server's io threads), so the request path needs
+// no hand-off to another thread; membership handlers are posted to the
+// cluster thread. The public methods are safe from any thread (a mutex
+// guards the Swim and the status fields).
 // Lifecycle: Create(), Start(), then Leave() and/or Stop() once; destroy
 // after Stop(). Files in the data dir: keyring (gossip keys, mode 0600) and
 // incarnation (so a restart starts above the last incarnation).
@@ -20,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/metrics.h"
 #include "base/node_id.h"
@@ -27,6 +32,10 @@
 #include "frontend/http/cluster_control.h"
 #include "server/config.h"
 #include "transport/rpc.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
 
 namespace meshkv {
 
@@ -49,18 +58,22 @@ class Cluster final : public http::ClusterControl {
 
   // Binds the RPC (TCP) and gossip (UDP) listeners, starts the cluster thread
   // and begins joining. kFailedPrecondition naming the address if it cannot bind.
-  Status Start();
+  // `rpc_lanes`: io_contexts, run by other threads until after Stop(), for
+  // the RPC server and CallMember; empty = the cluster thread does it all.
+  Status Start(std::vector<boost::asio::io_context*> rpc_lanes = {});
   // Announces `left`, gives the broadcast a few gossip rounds to spread
   // (blocking the caller meanwhile), then stops.
   void LeaveAndStop();
   void Stop();
 
   // ---- for the replication layer ----
-  // Handlers for other message types; register before Start().
+  // Handlers for other message types (run on an rpc lane, concurrently with
+  // each other); register before Start().
   void RegisterHandler(transport::MessageType type, transport::Handler handler);
   // Calls the member `node` at its cluster address, checking its certificate
   // carries `node`. kUnavailable when the node is unknown or the cluster
-  // layer is not running. `done` runs on the cluster thread.
+  // layer is not running. `done` runs on an rpc lane (any thread): callers
+  // guard what it touches.
   void CallMember(NodeId node, transport::MessageType type, std::string payload,
                   int64_t deadline_ms, std::function<void(Result<std::string>)> done);
   // True when `node` is this node, or alive or suspect in the member list.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -186,7 +187,8 @@ struct Node::State {
   std::atomic<bool> decommission_requested{false};
   std::atomic<bool> streaming_out{false};
   int ticks_leaving = 0;                     // cluster thread only
-  std::set<NodeId> pending_seen_by;          // cluster thread only (see AdvanceJoin)
+  std::mutex pending_seen_mu;
+  std::set<NodeId> pending_seen_by;          // guarded by pending_seen_mu (see AdvanceJoin)
   int ticks_pending = 0;                     // cluster thread only
   int ticks_since_member_sync = 0;           // cluster thread only
   std::atomic<bool> cluster_started{false};
@@ -481,6 +483,7 @@ struct Node::State {
         coordinator->SetSelfState(replication::OwnerState::kNormal);
       } else {
         coordinator->SetSelfState(replication::OwnerState::kPending);
+        std::lock_guard lock(pending_seen_mu);
         pending_seen_by.clear();
         ticks_pending = 0;
       }
@@ -520,7 +523,10 @@ struct Node::State {
     const NodeId self = data_dir->node_id();
     size_t unconfirmed = 0;
     for (const membership::Member& m : live) {
-      if (pending_seen_by.count(m.meta.id)) continue;
+      {
+        std::lock_guard lock(pending_seen_mu);
+        if (pending_seen_by.count(m.meta.id)) continue;
+      }
       ++unconfirmed;
       const NodeId member = m.meta.id;
       cluster->CallMember(member, transport::MessageType::kOwnership,
@@ -532,6 +538,7 @@ struct Node::State {
                             coordinator->MergeOwnership(*state, member);
                             auto seen = state->Find(self);
                             if (seen && seen->state == replication::OwnerState::kPending) {
+                              std::lock_guard lock(pending_seen_mu);
                               pending_seen_by.insert(member);
                             }
                           });
@@ -747,7 +754,7 @@ Status Node::Start() {
                s.server->bound_address(), options.threads, config.storage.engine, info.storage_sync,
                namespaces.size());
   if (s.records) MESHKV_RETURN_IF_ERROR(s.StartDns(options.threads));  // DNS server
-  MESHKV_RETURN_IF_ERROR(s.cluster->Start());
+  MESHKV_RETURN_IF_ERROR(s.cluster->Start(s.server->io_contexts()));
   s.cluster_started = true;
   if (s.coordinator) {
     s.cluster->RunEvery(1'000, [&s] { s.coordinator->ReplayHints(); });

@@ -174,7 +174,8 @@ class RpcMetrics {
   }
 
  private:
-  static constexpr size_t kTypes = 5;  // MessageType values 1..4; 0 = other
+  // MessageType values below this get their own counters (0 = other).
+  static constexpr size_t kTypes = static_cast<size_t>(MessageType::kReplicaWriteBatch) + 1;
   static constexpr size_t kResults = static_cast<size_t>(ErrorCode::kInternal) + 1;
   using Table = std::array<std::array<std::atomic<Counter*>, kResults>, kTypes>;
 
@@ -358,22 +359,25 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
 class RpcServer::Impl : public std::enable_shared_from_this<RpcServer::Impl> {
  public:
-  Impl(asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
-       MetricsRegistry* metrics)
-      : io_(io),
+  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+       RpcOptions options, MetricsRegistry* metrics)
+      : lanes_(std::move(lanes)),
+        io_(*lanes_.front()),
         tls_(std::dynamic_pointer_cast<TlsMaterial>(tls)),
         options_(options),
         metrics_(metrics, "inbound") {}
 
   class Connection;
 
-  asio::io_context& io_;
+  const std::vector<asio::io_context*> lanes_;
+  asio::io_context& io_;  // the acceptor's lane
   std::shared_ptr<TlsMaterial> tls_;
   const RpcOptions options_;
   RpcMetrics metrics_;
   std::unordered_map<uint32_t, Handler> handlers_;  // fixed once Listen() ran
 
   Executor acceptor_executor_{asio::make_strand(io_)};
+  size_t next_lane_ = 0;  // used on acceptor_executor_
   std::mutex mutex_;
   std::optional<tcp::acceptor> acceptor_;  // used on acceptor_executor_; set under mutex_
   std::string local_address_;              // guarded by mutex_
@@ -493,7 +497,9 @@ class RpcServer::Impl::Connection : public FrameConnection {
 
 asio::awaitable<void> RpcServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(io_), kUseTuple);
+    // Connections are spread over the lanes in turn.
+    asio::io_context& lane = *lanes_[next_lane_++ % lanes_.size()];
+    auto [ec, socket] = co_await acceptor_->async_accept(asio::make_strand(lane), kUseTuple);
     {
       std::lock_guard lock(mutex_);
       if (stopped_ || !acceptor_->is_open()) co_return;
@@ -520,7 +526,11 @@ asio::awaitable<void> RpcServer::Impl::AcceptLoop(std::shared_ptr<Impl> self) {
 
 RpcServer::RpcServer(asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
                      MetricsRegistry* metrics)
-    : impl_(std::make_shared<Impl>(io, std::move(tls), options, metrics)) {}
+    : RpcServer(std::vector<asio::io_context*>{&io}, std::move(tls), options, metrics) {}
+
+RpcServer::RpcServer(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+                     RpcOptions options, MetricsRegistry* metrics)
+    : impl_(std::make_shared<Impl>(std::move(lanes), std::move(tls), options, metrics)) {}
 
 RpcServer::~RpcServer() {
   Stop();
@@ -599,31 +609,44 @@ void RpcServer::Stop() {
 
 class RpcClient::Impl : public std::enable_shared_from_this<RpcClient::Impl> {
  public:
-  Impl(asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
-       MetricsRegistry* metrics)
-      : io_(io),
+  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+       RpcOptions options, MetricsRegistry* metrics)
+      : lanes_(std::move(lanes)),
         tls_(std::dynamic_pointer_cast<TlsMaterial>(tls)),
         options_(options),
         metrics_(metrics, "outbound") {}
 
   class Connection;
 
-  // Runs `done` on the io_context with `status`, counting it.
-  void FailSoon(MessageType type, std::function<void(Result<RpcReply>)> done, Status status) {
+  // The lane the calling thread runs, else the next one in turn.
+  size_t LaneForThisThread() {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+      if (lanes_[i]->get_executor().running_in_this_thread()) return i;
+    }
+    return next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size();
+  }
+
+  // Runs `done` on `lane` with `status`, counting it.
+  void FailSoon(size_t lane, MessageType type, std::function<void(Result<RpcReply>)> done,
+                Status status) {
     metrics_.Request(RpcMetrics::Side::kCalled, static_cast<uint32_t>(type), status.code());
-    asio::post(io_, [done = std::move(done), status = std::move(status)] { done(status); });
+    asio::post(*lanes_[lane],
+               [done = std::move(done), status = std::move(status)] { done(status); });
   }
   // A connection ended: forget it and, if it never got through, back off.
   void ConnectionEnded(const std::string& address, const Connection* connection, bool established,
                        const std::string& error);
 
-  asio::io_context& io_;
+  const std::vector<asio::io_context*> lanes_;
+  std::atomic<size_t> next_lane_{0};
   std::shared_ptr<TlsMaterial> tls_;
   const RpcOptions options_;
   RpcMetrics metrics_;
 
+  // One address: a connection per lane (null between connections) and one
+  // backoff shared by all of them.
   struct Peer {
-    std::shared_ptr<Connection> connection;  // null between connections
+    std::vector<std::shared_ptr<Connection>> connections;  // [lane]
     int64_t backoff_ms = 0;                  // 0 after a successful handshake
     Clock::time_point retry_at{};            // no connection attempt before this
     std::string last_error;
@@ -867,13 +890,15 @@ void RpcClient::Impl::ConnectionEnded(const std::string& address, const Connecti
   auto it = peers_.find(address);
   if (it == peers_.end()) return;
   Peer& peer = it->second;
-  if (peer.connection.get() != connection) return;
+  auto lane = std::find_if(peer.connections.begin(), peer.connections.end(),
+                           [connection](const auto& c) { return c.get() == connection; });
+  if (lane == peer.connections.end()) return;
   if (error.empty()) {  // handshake done: the link works
     peer.backoff_ms = 0;
     peer.last_error.clear();
     return;
   }
-  peer.connection.reset();
+  lane->reset();
   if (established) {
     // The link worked; the next call reconnects at once.
     peer.retry_at = Clock::now();
@@ -889,7 +914,11 @@ void RpcClient::Impl::ConnectionEnded(const std::string& address, const Connecti
 
 RpcClient::RpcClient(asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
                      MetricsRegistry* metrics)
-    : impl_(std::make_shared<Impl>(io, std::move(tls), options, metrics)) {}
+    : RpcClient(std::vector<asio::io_context*>{&io}, std::move(tls), options, metrics) {}
+
+RpcClient::RpcClient(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+                     RpcOptions options, MetricsRegistry* metrics)
+    : impl_(std::make_shared<Impl>(std::move(lanes), std::move(tls), options, metrics)) {}
 
 RpcClient::~RpcClient() {
   Stop();
@@ -899,8 +928,9 @@ void RpcClient::Call(const std::string& address, std::optional<NodeId> expected_
                      MessageType type, std::string payload, int64_t deadline_ms,
                      std::function<void(Result<RpcReply>)> done) {
   Impl& impl = *impl_;
+  const size_t lane = impl.LaneForThisThread();
   if (!impl.tls_) {
-    impl.FailSoon(type, std::move(done),
+    impl.FailSoon(lane, type, std::move(done),
                   FailedPrecondition("rpc client needs TLS material from TlsIdentity::Load"));
     return;
   }
@@ -909,26 +939,28 @@ void RpcClient::Call(const std::string& address, std::optional<NodeId> expected_
   {
     std::lock_guard lock(impl.mutex_);
     if (impl.stopped_) {
-      impl.FailSoon(type, std::move(done), Unavailable("rpc client stopped"));
+      impl.FailSoon(lane, type, std::move(done), Unavailable("rpc client stopped"));
       return;
     }
     Impl::Peer& peer = impl.peers_[address];
-    if (!peer.connection) {
+    peer.connections.resize(impl.lanes_.size());
+    std::shared_ptr<Impl::Connection>& slot = peer.connections[lane];
+    if (!slot) {
       Clock::time_point now = Clock::now();
       if (now < peer.retry_at && !peer.last_error.empty()) {
         int64_t wait =
             std::chrono::duration_cast<std::chrono::milliseconds>(peer.retry_at - now).count();
-        impl.FailSoon(type, std::move(done),
+        impl.FailSoon(lane, type, std::move(done),
                       Unavailable("node at " + address + " is in backoff for " +
                                   std::to_string(std::max<int64_t>(wait, 1)) +
                                   " ms after: " + peer.last_error));
         return;
       }
-      peer.connection = std::make_shared<Impl::Connection>(
-          impl_, tcp::socket(asio::make_strand(impl.io_)), address);
+      slot = std::make_shared<Impl::Connection>(
+          impl_, tcp::socket(asio::make_strand(*impl.lanes_[lane])), address);
       start = true;
     }
-    connection = peer.connection;
+    connection = slot;
   }
   if (start) {
     asio::co_spawn(connection->executor(), connection->Run(connection), LogEscapedException);
@@ -947,7 +979,9 @@ void RpcClient::Stop() {
     if (impl_->stopped_) return;
     impl_->stopped_ = true;
     for (auto& [address, peer] : impl_->peers_) {
-      if (peer.connection) connections.push_back(std::move(peer.connection));
+      for (auto& connection : peer.connections) {
+        if (connection) connections.push_back(std::move(connection));
+      }
     }
     impl_->peers_.clear();
   }

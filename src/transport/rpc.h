@@ -15,12 +15,17 @@
 // and a client that expects a particular node id refuses a server whose
 // certificate says otherwise.
 //
-// Threading: RpcServer and RpcClient run on the io_context they are given
-// (one thread is enough for membership); handlers run on that thread and may
-// complete their Responder later from any thread. Call() may be made from any
-// thread; `done` runs on the io_context thread, exactly once.
+// Threading: RpcServer and RpcClient run on the io_contexts they are given
+// ("lanes"; one is enough for membership). Each connection lives on one lane
+// (a strand there). The server spreads accepted connections over its lanes;
+// handlers run on the connection's lane and may complete their Responder
+// later from any thread. The client keeps one connection per (address, lane)
+// and sends a call over the lane of the calling thread when that thread runs
+// one of its io_contexts, so a request made on an io thread is written,
+// answered and completed on that same thread with no hand-off (other threads
+// take the lanes in turn). `done` runs on the connection's lane, exactly once.
 // Lifecycle: construct, Listen()/Call(), Stop() (closes sockets, fails calls
-// in flight with kUnavailable), destroy after the io_context stopped.
+// in flight with kUnavailable), destroy after the io_contexts stopped.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -29,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/metrics.h"
 #include "base/node_id.h"
@@ -83,6 +89,9 @@ class RpcServer {
  public:
   RpcServer(boost::asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
             MetricsRegistry* metrics);
+  // `lanes` non-empty; they must outlive the server's connections.
+  RpcServer(std::vector<boost::asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+            RpcOptions options, MetricsRegistry* metrics);
   ~RpcServer();
   // Register before Listen().
   void Register(MessageType type, Handler handler);
@@ -100,6 +109,9 @@ class RpcClient {
  public:
   RpcClient(boost::asio::io_context& io, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
             MetricsRegistry* metrics);
+  // `lanes` non-empty; they must outlive the client's connections.
+  RpcClient(std::vector<boost::asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
+            RpcOptions options, MetricsRegistry* metrics);
   ~RpcClient();
   // Sends `payload` as `type` to the node at `address` (host:port), reusing
   // the connection to that address. Errors: kUnavailable (cannot connect, TLS

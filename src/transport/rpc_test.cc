@@ -17,6 +17,7 @@
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "transport/frame.h"
@@ -578,6 +579,94 @@ TEST(TlsIdentityTest, LoadChecksFiles) {
   TlsFiles ca_as_cert = certs.server();
   ca_as_cert.cert = certs.ca().cert_path;
   EXPECT_FALSE(TlsIdentity::Load(ca_as_cert).ok());
+}
+
+// Lanes: the server spreads connections over its io_contexts; the client
+// sends a call made on a lane's thread over that lane's own connection, and
+// its reply completes on the same thread (no hand-off); a call from any
+// other thread takes a lane in turn.
+TEST(RpcLanesTest, CallsStayOnTheCallingLane) {
+  const Certs& certs = SharedCerts();
+  constexpr size_t kLanes = 2;
+  asio::io_context server_io[kLanes], client_io[kLanes];
+  std::vector<asio::io_context*> server_lanes, client_lanes;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kLanes; ++i) {
+    server_lanes.push_back(&server_io[i]);
+    client_lanes.push_back(&client_io[i]);
+    for (asio::io_context* io : {&server_io[i], &client_io[i]}) {
+      work.push_back(asio::make_work_guard(*io));
+      threads.emplace_back([io] { io->run(); });
+    }
+  }
+  RpcOptions options;
+  MetricsRegistry metrics;
+  RpcServer server(server_lanes, Identity(certs.server()), options, &metrics);
+  std::mutex mutex;
+  std::set<std::thread::id> handler_threads;
+  server.Register(MessageType::kPing,
+                  [&](const PeerInfo&, std::string payload, Responder respond) {
+                    {
+                      std::lock_guard lock(mutex);
+                      handler_threads.insert(std::this_thread::get_id());
+                    }
+                    respond("pong:" + payload);
+                  });
+  ASSERT_TRUE(server.Listen("127.0.0.1:0").ok());
+  const std::string address = server.local_address();
+  RpcClient client(client_lanes, Identity(certs.client()), options, &metrics);
+
+  // From each lane's thread: the reply runs on that same thread.
+  for (size_t lane = 0; lane < kLanes; ++lane) {
+    for (int i = 0; i < 3; ++i) {
+      std::promise<std::pair<bool, std::string>> done;
+      asio::post(client_io[lane], [&, lane] {
+        client.Call(address, std::nullopt, MessageType::kPing, "x", 5'000,
+                    [&, lane](Result<RpcReply> reply) {
+                      const bool same = client_io[lane].get_executor().running_in_this_thread();
+                      done.set_value({same, reply.ok() ? reply->payload : reply.status().message()});
+                    });
+      });
+      auto [same_thread, payload] = done.get_future().get();
+      EXPECT_TRUE(same_thread) << "lane " << lane;
+      EXPECT_EQ(payload, "pong:x");
+    }
+  }
+  // From a thread that runs no lane: still answered, on some lane.
+  for (int i = 0; i < 4; ++i) {
+    std::promise<std::pair<bool, std::string>> done;
+    client.Call(address, std::nullopt, MessageType::kPing, "y", 5'000, [&](Result<RpcReply> reply) {
+      bool on_lane = false;
+      for (auto& io : client_io) on_lane = on_lane || io.get_executor().running_in_this_thread();
+      done.set_value({on_lane, reply.ok() ? reply->payload : reply.status().message()});
+    });
+    auto [on_lane, payload] = done.get_future().get();
+    EXPECT_TRUE(on_lane);
+    EXPECT_EQ(payload, "pong:y");
+  }
+  // One connection per lane, spread over both server lanes.
+  EXPECT_EQ(metrics.GetGauge("meshkv_rpc_connections", "", {{"direction", "outbound"}})->value(),
+            static_cast<int64_t>(kLanes));
+  EXPECT_EQ(metrics.GetGauge("meshkv_rpc_connections", "", {{"direction", "inbound"}})->value(),
+            static_cast<int64_t>(kLanes));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(handler_threads.size(), kLanes);
+  }
+  // Counted by type (10 calls made).
+  EXPECT_EQ(metrics
+                .GetCounter("meshkv_rpc_requests_total", "", {{"type", "ping"}, {"result", "ok"}})
+                ->value(),
+            10u);
+
+  client.Stop();
+  server.Stop();
+  std::this_thread::sleep_for(20ms);
+  work.clear();
+  for (auto& io : server_io) io.stop();
+  for (auto& io : client_io) io.stop();
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace

@@ -33,10 +33,16 @@ Response JsonResponse(unsigned version, bhttp::status status, const nlohmann::js
 Response StatusResponse(unsigned version, const Status& status);
 
 // Runs `start(callback)` and awaits the callback's value, resuming on the
-// calling coroutine's executor. KvService completes writes either inline
-// (sync = "none": the callback runs inside `start`, on this thread) or on the
-// commit thread; then the value is posted back to this connection's executor,
-// where it wakes the waiting timer. Coroutine state never crosses threads.
+// calling coroutine's executor. The callback may run:
+//   - inside `start`, on this thread (sync = "none" local writes): the value
+//     is simply kept;
+//   - later on this thread, from another handler of the same io_context
+//     (peer replies arrive on the connection's own io thread, the rpc lanes
+//     of server/cluster.h): the value is kept and the waiting timer woken;
+//   - on another thread (the commit thread, another lane): the value is
+//     posted to this connection's executor, where it wakes the timer.
+// Coroutine state never crosses threads. The connection's executor is its
+// worker's io_context, run by one thread only.
 template <typename T, typename Start>
 boost::asio::awaitable<T> AwaitCompletion(Start start) {
   struct Wait {
@@ -44,11 +50,13 @@ boost::asio::awaitable<T> AwaitCompletion(Start start) {
     boost::asio::steady_timer wake;
     std::optional<T> result;  // touched only on the connection's executor thread
     std::thread::id owner = std::this_thread::get_id();
+    bool waiting = false;  // past `start`, awaiting the timer; owner thread only
   };
   auto wait = std::make_shared<Wait>(co_await boost::asio::this_coro::executor);
   start([wait](T value) {
     if (std::this_thread::get_id() == wait->owner) {
-      wait->result.emplace(std::move(value));  // inline completion
+      wait->result.emplace(std::move(value));
+      if (wait->waiting) wait->wake.cancel();
       return;
     }
     boost::asio::post(wait->wake.get_executor(), [wait, value = std::move(value)]() mutable {
@@ -56,7 +64,10 @@ boost::asio::awaitable<T> AwaitCompletion(Start start) {
       wait->wake.cancel();
     });
   });
-  if (!wait->result) wait->wake.expires_at(boost::asio::steady_timer::time_point::max());
+  if (!wait->result) {
+    wait->wake.expires_at(boost::asio::steady_timer::time_point::max());
+    wait->waiting = true;
+  }
   while (!wait->result) {
     co_await wait->wake.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
   }

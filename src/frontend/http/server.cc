@@ -356,6 +356,12 @@ bool HttpServer::Drain(int64_t deadline_ms) {
   return connections_.load() == 0;
 }
 
+std::vector<asio::io_context*> HttpServer::io_contexts() const {
+  std::vector<asio::io_context*> out;
+  for (const auto& worker : workers_) out.push_back(&worker->io);
+  return out;
+}
+
 void HttpServer::Stop() {
   for (auto& worker : workers_) worker->io.stop();
   for (auto& thread : threads_) {

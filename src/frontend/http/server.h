@@ -31,6 +31,10 @@
 #include "frontend/http/api.h"
 #include "frontend/http/http_metrics.h"
 
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
 namespace meshkv::http {
 
 struct ServerOptions {
@@ -52,6 +56,9 @@ class HttpServer {
   // Binds every acceptor (kUnavailable with the address on failure) and starts
   // the io threads.
   Status Start();
+  // The io_contexts of the io threads (after Start; valid until destroyed,
+  // run until Stop), for other work that should share them: the peer RPC.
+  std::vector<boost::asio::io_context*> io_contexts() const;
   // The bound address, "host:port" (the real port when listen used port 0).
   std::string bound_address() const { return bound_address_; }
   // See the class comment. Returns true when every connection closed in time.

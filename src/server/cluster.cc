@@ -420,6 +420,12 @@ class Cluster::Impl : public membership::SwimEnvironment,
       }
       return;
     }
+    if (member.state == MemberState::kAlive) {
+      // Seen alive (again, or restarted with a new incarnation): calls to it
+      // need not wait out a reconnect backoff from while it was away.
+      if (rpc_client_) rpc_client_->ResetBackoff(member.meta.cluster_addr);
+      if (data_client_) data_client_->ResetBackoff(member.meta.cluster_addr);
+    }
     const std::string_view now = membership::MemberStateName(member.state);
     if (!before) {
       spdlog::info("cluster: member {} at {} is {} (incarnation {})", member.meta.id.ToString(),

@@ -241,7 +241,13 @@ std::vector<Setting> BuildSettings() {
     return Status::Ok();
   });
   add("http.max_body_bytes", Kind::kInteger, [](Config& c, const ScalarValue& v) {
-    MESHKV_RETURN_IF_ERROR(CheckRange(IntegerOf(v), 1, kGiB));
+    // A request's writes go to each replica in one message (at most
+    // kMaxValueBytesLimit of entries), so a body may not be larger.
+    if (Status range = CheckRange(IntegerOf(v), 1, kMaxValueBytesLimit); !range.ok()) {
+      return InvalidArgument(range.message() +
+                             " (a request's writes reach each replica in one message of at most "
+                             "8 MiB; send larger batches in several requests)");
+    }
     c.http.max_body_bytes = IntegerOf(v);
     return Status::Ok();
   });
@@ -1326,8 +1332,9 @@ std::string DefaultConfigToml() {
   out += fmt::format("max_header_bytes = {}\n", d.http.max_header_bytes);
   out += Comment(
       "Largest request body of any request (batches included), in bytes\n"
-      "(1 MiB + 64 KiB), 1..1073741824. Bigger bodies get 413. Keep it above\n"
-      "the largest max_value_bytes of any namespace.");
+      "(1 MiB + 64 KiB), 1..8388608: a request's writes reach each replica in\n"
+      "one message of at most 8 MiB. Bigger bodies get 413. Keep it above the\n"
+      "largest max_value_bytes of any namespace.");
   out += fmt::format("max_body_bytes = {}\n", d.http.max_body_bytes);
   out += Comment("A whole request must arrive within this (10ms..1h).");
   out += fmt::format("request_timeout = \"{}\"\n", FormatDurationMillis(d.http.request_timeout_ms));

@@ -308,6 +308,10 @@ TEST_F(ConfigTest, BadValues) {
   ExpectError("[http]\nthreads = 300\n", "FILE:2: http.threads: must be 0..256, got 300");
   ExpectError("[http]\nthreads = -1\n", "FILE:2: http.threads: must be 0..256, got -1");
   ExpectError("[http]\nmax_body_bytes = 0\n", "FILE:2: http.max_body_bytes: must be 1..");
+  ExpectError("[http]\nmax_body_bytes = 8388609\n",
+              "FILE:2: http.max_body_bytes: must be 1..8388608, got 8388609 (a request's writes "
+              "reach each replica in one message of at most 8 MiB; send larger batches in "
+              "several requests)");
   ExpectError("[http]\nmax_connections = 0\n", "FILE:2: http.max_connections: must be 1..");
   ExpectError("[storage]\nengine = \"leveldb\"\n",
               "FILE:2: storage.engine: \"leveldb\" is not one of: \"rocksdb\", \"memory\"");

@@ -972,6 +972,15 @@ void RpcClient::Call(const std::string& address, std::optional<NodeId> expected_
       });
 }
 
+void RpcClient::ResetBackoff(const std::string& address) {
+  std::lock_guard lock(impl_->mutex_);
+  auto it = impl_->peers_.find(address);
+  if (it == impl_->peers_.end()) return;
+  it->second.backoff_ms = 0;
+  it->second.retry_at = Clock::time_point{};
+  it->second.last_error.clear();
+}
+
 void RpcClient::Stop() {
   std::vector<std::shared_ptr<Impl::Connection>> connections;
   {

@@ -121,6 +121,9 @@ class RpcClient {
   // status the remote handler returned.
   void Call(const std::string& address, std::optional<NodeId> expected_id, MessageType type,
             std::string payload, int64_t deadline_ms, std::function<void(Result<RpcReply>)> done);
+  // Forgets the reconnect backoff of `address`: the next call connects at
+  // once. For when something else (the failure detector) saw the node back.
+  void ResetBackoff(const std::string& address);
   void Stop();
 
  private:

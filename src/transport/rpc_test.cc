@@ -494,6 +494,37 @@ TEST_F(RpcTest, ServerRestartClientReconnectsAfterBackoff) {
   EXPECT_TRUE(reconnected);
 }
 
+// A node the failure detector sees back is called at once, not after the
+// rest of its backoff (that gap was ~100 ms of 503s at consistency=all).
+TEST_F(RpcTest, ResetBackoffConnectsAtOnce) {
+  options_.reconnect_initial_backoff_ms = 60'000;
+  options_.reconnect_max_backoff_ms = 60'000;
+  StartServer();
+  StartClient();
+  ASSERT_TRUE(Call(MessageType::kPing, "").ok());
+  const std::string address = address_;
+  OnIo([this] { server_->Stop(); });
+  bool saw_backoff = false;
+  for (int i = 0; i < 100 && !saw_backoff; ++i) {
+    Result<RpcReply> reply = Call(MessageType::kPing, "");
+    ASSERT_FALSE(reply.ok());
+    saw_backoff = reply.status().message().find("in backoff for") != std::string::npos;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(saw_backoff);
+  OnIo([this] { server_.reset(); });
+  StartServer(SharedCerts().server(), address);
+  // Still in a one-minute backoff...
+  Result<RpcReply> before = Call(MessageType::kPing, "");
+  ASSERT_FALSE(before.ok());
+  EXPECT_NE(before.status().message().find("in backoff for"), std::string::npos);
+  // ...until it is reset.
+  client_->ResetBackoff(address);
+  Result<RpcReply> after = Call(MessageType::kPing, "back");
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->payload, "pong:back");
+}
+
 TEST_F(RpcTest, InflightBytesBounded) {
   options_.max_inflight_bytes_per_peer = 1000;
   StartServer();

@@ -1,12 +1,11 @@
 #include "replication/coordinator.h"
 
 #include <spdlog/spdlog.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <xxhash.h>
 
 #include "replication/entry_codec.h"
 #include "replication/replication.pb.h"
@@ -370,8 +369,8 @@ void Coordinator::SendQueued(NodeId node, Outbox& box, std::vector<QueuedWrite> 
                   for (size_t i = 0; i < count; ++i) {
                     const wire::PartResult& r = decoded.results(static_cast<int>(i));
                     if (r.code() != 0) {
-                      const uint32_t code = std::min<uint32_t>(
-                          r.code(), static_cast<uint32_t>(ErrorCode::kInternal));
+                      const uint32_t code =
+                          std::min<uint32_t>(r.code(), static_cast<uint32_t>(ErrorCode::kInternal));
                       results[i] = Status(static_cast<ErrorCode>(code), r.message());
                     }
                   }
@@ -447,9 +446,10 @@ void Coordinator::Write(const NamespaceSpec& ns, WriteBatch batch, Consistency c
       size_t needed = RequiredReplies(consistency, members.size());
       if (live_only) {
         // Readers by the previous sets read only live replicas too.
-        const size_t live = static_cast<size_t>(std::count_if(
-            members.begin(), members.end(),
-            [this](NodeId n) { return n == self_ || peers_.IsLive(n); }));
+        const size_t live =
+            static_cast<size_t>(std::count_if(members.begin(), members.end(), [this](NodeId n) {
+              return n == self_ || peers_.IsLive(n);
+            }));
         needed = std::min(needed, live);
         if (needed == 0) return;
       }

@@ -56,12 +56,11 @@ void KvService::ApplyLocal(WriteBatch batch, std::function<void(Status)> done) {
     done(applied);
     return;
   }
-  auto shared = std::make_shared<WriteBatch>(std::move(batch));
-  WriteBatch copy = *shared;
-  committer_->Submit(std::move(copy), [this, shared, done = std::move(done)](Status s) {
-    AfterApply(*shared, s);
-    done(s);
-  });
+  committer_->Submit(std::move(batch),
+                     [this, done = std::move(done)](Status s, const WriteBatch& applied) {
+                       AfterApply(applied, s);
+                       done(s);
+                     });
 }
 
 Result<std::optional<Entry>> KvService::GetRaw(std::string_view ns, std::string_view key) {

@@ -639,7 +639,8 @@ class Cluster::Impl : public membership::SwimEnvironment,
                              transport::Responder respond) { respond(std::string()); });
     rpc_server_->Register(
         transport::MessageType::kPushPull,
-        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
+        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload,
+                                 transport::Responder respond) {
           auto self = weak.lock();
           if (!self) return respond(Unavailable("shutting down"));
           auto opened = self->keyring_->Open(payload);
@@ -671,7 +672,8 @@ class Cluster::Impl : public membership::SwimEnvironment,
         }));
     rpc_server_->Register(
         transport::MessageType::kKeyring,
-        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload, transport::Responder respond) {
+        on_cluster_thread([weak](const transport::PeerInfo& from, std::string payload,
+                                 transport::Responder respond) {
           auto self = weak.lock();
           if (!self) return respond(Unavailable("shutting down"));
           if (payload.size() != 1 + membership::kGossipKeyBytes || payload[0] < 0 ||
@@ -1084,10 +1086,10 @@ void Cluster::CallMember(NodeId node, transport::MessageType type, std::string p
     return done(Unavailable("node " + node.ToString() + " is not a known member"));
   }
   client->Call(address, node, type, std::move(payload), deadline_ms,
-                           [done = std::move(done)](Result<transport::RpcReply> reply) {
-                             if (!reply.ok()) return done(reply.status());
-                             done(std::move(reply->payload));
-                           });
+               [done = std::move(done)](Result<transport::RpcReply> reply) {
+                 if (!reply.ok()) return done(reply.status());
+                 done(std::move(reply->payload));
+               });
 }
 
 bool Cluster::IsLive(NodeId node) const {

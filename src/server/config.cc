@@ -728,7 +728,7 @@ Result<toml::table> ParseTomlFile(const std::string& path) {
   }
 }
 
-constexpr std::string_view kSections[] = {"node", "http",    "storage", "clock",
+constexpr std::string_view kSections[] = {"node", "http",    "storage",     "clock",
                                           "dns",  "cluster", "replication", "log"};
 constexpr std::string_view kNamespaceKeys[] = {"replicas", "consistency", "sync_policy",
                                                "writers",  "default_ttl", "max_value_bytes",

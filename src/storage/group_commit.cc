@@ -44,9 +44,9 @@ void GroupCommitter::Submit(WriteBatch batch, Callback done) {
     }
   }
   if (done)
-    done(
-        Unavailable("the write was not applied: storage is shutting down; retry on "
-                    "another node"));
+    done(Unavailable("the write was not applied: storage is shutting down; retry on "
+                     "another node"),
+         batch);
 }
 
 uint64_t GroupCommitter::commits() const {
@@ -80,7 +80,16 @@ void GroupCommitter::Run() {
       return status;
     };
     auto finish = [](Pending& pending, const Status& status) {
-      if (pending.done) pending.done(status);
+      if (pending.done) pending.done(status, pending.batch);
+    };
+    // Gives each batch its ops back out of `combined` (moves, no copies).
+    auto give_back = [&group](WriteBatch& combined, const std::vector<size_t>& sizes) {
+      auto next = combined.begin();
+      for (size_t i = 0; i < group.size(); ++i) {
+        auto end = next + static_cast<std::ptrdiff_t>(sizes[i]);
+        group[i].batch.assign(std::make_move_iterator(next), std::make_move_iterator(end));
+        next = end;
+      }
     };
 
     if (group.size() == 1) {
@@ -94,18 +103,12 @@ void GroupCommitter::Run() {
         std::move(pending.batch.begin(), pending.batch.end(), std::back_inserter(combined));
       }
       Status status = apply(combined);
+      give_back(combined, sizes);
       if (status.ok()) {
         for (Pending& pending : group) finish(pending, status);
       } else {
-        // One bad batch must not fail the others: give each batch its ops
-        // back and apply it alone.
-        auto next = combined.begin();
-        for (size_t i = 0; i < group.size(); ++i) {
-          auto end = next + static_cast<std::ptrdiff_t>(sizes[i]);
-          group[i].batch.assign(std::make_move_iterator(next), std::make_move_iterator(end));
-          next = end;
-          finish(group[i], apply(group[i].batch));
-        }
+        // One bad batch must not fail the others: each is applied alone.
+        for (Pending& pending : group) finish(pending, apply(pending.batch));
       }
     }
     lock.lock();

@@ -9,9 +9,11 @@
 // Apply also commit together. Latency for one writer is one fsync; throughput
 // grows with the number of concurrent writers.
 //
-// Callbacks run on the committer thread, outside any lock; they must be short
-// (post to your own executor). Submit() after Stop() calls back at once, on
-// the caller's thread, with kUnavailable.
+// Callbacks run on the committer thread, outside any lock; they must be
+// short (post to your own executor). Each gets its batch back as submitted,
+// so a caller that needs the ops after the commit need not keep a copy.
+// Submit() after Stop() calls back at once, on the caller's thread, with
+// kUnavailable.
 // Lifecycle: Start() once; batches submitted before Start() wait for it.
 // Stop() drains the queue (every callback runs) and joins the thread; if
 // Start() was never called, Stop() commits the queue on the caller's thread.
@@ -32,7 +34,7 @@ namespace meshkv {
 
 class GroupCommitter {
  public:
-  using Callback = std::function<void(Status)>;
+  using Callback = std::function<void(Status, const WriteBatch& batch)>;
 
   // `store` must outlive this. max_batch_ops caps one combined batch.
   explicit GroupCommitter(Store& store, size_t max_batch_ops = 4096);

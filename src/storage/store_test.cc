@@ -655,7 +655,7 @@ TYPED_TEST(StoreTest, GroupCommitWithManySubmitters) {
       for (int i = 0; i < kSubmitsPerThread; ++i) {
         std::string key = "gc/" + std::to_string(t) + "/" + std::to_string(i);
         committer.Submit({{"default", key, Put("v", 1)}, {"other", key, Put("w", 1)}},
-                         [&](Status status) {
+                         [&](Status status, const WriteBatch&) {
                            if (!status.ok()) ++failures;
                            ++callbacks;
                          });
@@ -682,12 +682,24 @@ TYPED_TEST(StoreTest, GroupCommitWithManySubmitters) {
 TYPED_TEST(StoreTest, GroupCommitIsolatesABadBatch) {
   GroupCommitter committer(*this->store_);
   std::vector<Status> results(3, Internal("callback not called"));
+  std::vector<std::string> keys_back(3);
+  auto record = [&](size_t i) {
+    return [&, i](Status s, const WriteBatch& batch) {
+      results[i] = s;
+      for (const WriteOp& op : batch) keys_back[i] += op.ns + "/" + op.key + " ";
+    };
+  };
   // Queued before Start(), so the three are combined into one Apply first.
-  committer.Submit({{"default", "good1", Put("v", 1)}}, [&](Status s) { results[0] = s; });
-  committer.Submit({{"nope", "bad", Put("v", 1)}}, [&](Status s) { results[1] = s; });
-  committer.Submit({{"default", "good2", Put("v", 1)}}, [&](Status s) { results[2] = s; });
+  committer.Submit({{"default", "good1", Put("v", 1)}}, record(0));
+  committer.Submit({{"nope", "bad", Put("v", 1)}}, record(1));
+  committer.Submit({{"default", "good2", Put("v", 1)}, {"default", "good3", Put("v", 1)}},
+                   record(2));
   committer.Start();
   committer.Stop();
+  // Each callback gets its own batch back, whatever it was combined with.
+  EXPECT_EQ(keys_back[0], "default/good1 ");
+  EXPECT_EQ(keys_back[1], "nope/bad ");
+  EXPECT_EQ(keys_back[2], "default/good2 default/good3 ");
   EXPECT_TRUE(results[0].ok()) << results[0].ToString();
   EXPECT_EQ(results[1].code(), ErrorCode::kNotFound);
   EXPECT_TRUE(results[2].ok()) << results[2].ToString();
@@ -696,7 +708,8 @@ TYPED_TEST(StoreTest, GroupCommitIsolatesABadBatch) {
   EXPECT_EQ(committer.commits(), 4u);  // the combined try, then each alone
 
   Status after_stop = Internal("callback not called");
-  committer.Submit({{"default", "late", Put("v", 1)}}, [&](Status s) { after_stop = s; });
+  committer.Submit({{"default", "late", Put("v", 1)}},
+                   [&](Status s, const WriteBatch&) { after_stop = s; });
   EXPECT_EQ(after_stop.code(), ErrorCode::kUnavailable);
   EXPECT_FALSE(this->Read("default", "late").has_value());
 }
@@ -706,7 +719,7 @@ TYPED_TEST(StoreTest, GroupCommitStopWithoutStartDrains) {
   {
     GroupCommitter committer(*this->store_, /*max_batch_ops=*/1);
     committer.Submit({{"default", "a", Put("v", 1)}, {"default", "b", Put("v", 1)}},
-                     [&](Status s) { result = s; });
+                     [&](Status s, const WriteBatch&) { result = s; });
   }  // destructor stops, which drains
   EXPECT_TRUE(result.ok()) << result.ToString();
   EXPECT_TRUE(this->Read("default", "b").has_value());

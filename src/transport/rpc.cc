@@ -359,8 +359,8 @@ class FrameConnection : public std::enable_shared_from_this<FrameConnection> {
 
 class RpcServer::Impl : public std::enable_shared_from_this<RpcServer::Impl> {
  public:
-  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
-       RpcOptions options, MetricsRegistry* metrics)
+  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
+       MetricsRegistry* metrics)
       : lanes_(std::move(lanes)),
         io_(*lanes_.front()),
         tls_(std::dynamic_pointer_cast<TlsMaterial>(tls)),
@@ -609,8 +609,8 @@ void RpcServer::Stop() {
 
 class RpcClient::Impl : public std::enable_shared_from_this<RpcClient::Impl> {
  public:
-  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls,
-       RpcOptions options, MetricsRegistry* metrics)
+  Impl(std::vector<asio::io_context*> lanes, std::shared_ptr<TlsIdentity> tls, RpcOptions options,
+       MetricsRegistry* metrics)
       : lanes_(std::move(lanes)),
         tls_(std::dynamic_pointer_cast<TlsMaterial>(tls)),
         options_(options),
@@ -647,8 +647,8 @@ class RpcClient::Impl : public std::enable_shared_from_this<RpcClient::Impl> {
   // backoff shared by all of them.
   struct Peer {
     std::vector<std::shared_ptr<Connection>> connections;  // [lane]
-    int64_t backoff_ms = 0;                  // 0 after a successful handshake
-    Clock::time_point retry_at{};            // no connection attempt before this
+    int64_t backoff_ms = 0;                                // 0 after a successful handshake
+    Clock::time_point retry_at{};                          // no connection attempt before this
     std::string last_error;
   };
   std::mutex mutex_;

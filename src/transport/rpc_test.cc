@@ -636,14 +636,13 @@ TEST(RpcLanesTest, CallsStayOnTheCallingLane) {
   RpcServer server(server_lanes, Identity(certs.server()), options, &metrics);
   std::mutex mutex;
   std::set<std::thread::id> handler_threads;
-  server.Register(MessageType::kPing,
-                  [&](const PeerInfo&, std::string payload, Responder respond) {
-                    {
-                      std::lock_guard lock(mutex);
-                      handler_threads.insert(std::this_thread::get_id());
-                    }
-                    respond("pong:" + payload);
-                  });
+  server.Register(MessageType::kPing, [&](const PeerInfo&, std::string payload, Responder respond) {
+    {
+      std::lock_guard lock(mutex);
+      handler_threads.insert(std::this_thread::get_id());
+    }
+    respond("pong:" + payload);
+  });
   ASSERT_TRUE(server.Listen("127.0.0.1:0").ok());
   const std::string address = server.local_address();
   RpcClient client(client_lanes, Identity(certs.client()), options, &metrics);
@@ -653,11 +652,12 @@ TEST(RpcLanesTest, CallsStayOnTheCallingLane) {
     for (int i = 0; i < 3; ++i) {
       std::promise<std::pair<bool, std::string>> done;
       asio::post(client_io[lane], [&, lane] {
-        client.Call(address, std::nullopt, MessageType::kPing, "x", 5'000,
-                    [&, lane](Result<RpcReply> reply) {
-                      const bool same = client_io[lane].get_executor().running_in_this_thread();
-                      done.set_value({same, reply.ok() ? reply->payload : reply.status().message()});
-                    });
+        client.Call(
+            address, std::nullopt, MessageType::kPing, "x", 5'000,
+            [&, lane](Result<RpcReply> reply) {
+              const bool same = client_io[lane].get_executor().running_in_this_thread();
+              done.set_value({same, reply.ok() ? reply->payload : reply.status().message()});
+            });
       });
       auto [same_thread, payload] = done.get_future().get();
       EXPECT_TRUE(same_thread) << "lane " << lane;
@@ -686,10 +686,10 @@ TEST(RpcLanesTest, CallsStayOnTheCallingLane) {
     EXPECT_EQ(handler_threads.size(), kLanes);
   }
   // Counted by type (10 calls made).
-  EXPECT_EQ(metrics
-                .GetCounter("meshkv_rpc_requests_total", "", {{"type", "ping"}, {"result", "ok"}})
-                ->value(),
-            10u);
+  EXPECT_EQ(
+      metrics.GetCounter("meshkv_rpc_requests_total", "", {{"type", "ping"}, {"result", "ok"}})
+          ->value(),
+      10u);
 
   client.Stop();
   server.Stop();

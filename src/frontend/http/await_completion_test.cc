@@ -41,9 +41,8 @@ TEST(AwaitCompletionTest, CallbackInsideStart) {
 TEST(AwaitCompletionTest, CallbackLaterOnTheSameThread) {
   asio::io_context io{1};
   auto value = RunCoroutine(io, [&]() -> asio::awaitable<int> {
-    co_return co_await AwaitCompletion<int>([&io](std::function<void(int)> done) {
-      asio::post(io, [done] { done(2); });
-    });
+    co_return co_await AwaitCompletion<int>(
+        [&io](std::function<void(int)> done) { asio::post(io, [done] { done(2); }); });
   });
   EXPECT_EQ(value, 2);
 }

@@ -61,6 +61,25 @@ TEST(StampedCacheTest, OnlyTheCurrentStampHits) {
   EXPECT_EQ(cache.Find("k", two), 12);
 }
 
+TEST(StampedCacheTest, VisitSeesOnlyTheCurrentStamp) {
+  StampedCache<std::string> cache(1000);
+  const DataStamp one{1, 1}, two{1, 2};
+  cache.Insert("k", one, "answer");
+  std::string out = "old contents";
+  int calls = 0;
+  auto copy = [&](const std::string& value) {
+    ++calls;
+    out.assign(value);
+  };
+  EXPECT_TRUE(cache.Visit("k", one, copy));
+  EXPECT_EQ(out, "answer");
+  EXPECT_FALSE(cache.Visit("other", one, copy));  // absent
+  EXPECT_FALSE(cache.Visit("k", two, copy));      // newer data: stale, and dropped
+  EXPECT_FALSE(cache.Visit("k", one, copy));
+  EXPECT_EQ(calls, 1);  // never called on a miss
+  EXPECT_EQ(out, "answer");
+}
+
 TEST(StampedCacheTest, StaysWithinItsBound) {
   StampedCache<int> cache(32);  // 2 per shard
   const DataStamp stamp{1, 0};

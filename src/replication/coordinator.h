@@ -21,9 +21,9 @@
 // MergeOwnership() folds in a peer's (kOwnership RPC), SetSelfState() records
 // an explicit act of this node. Changes are persisted through `persist`.
 //
-// Threading: every method may be called from any thread; callbacks run on
-// whatever thread completed the last reply (an RPC thread or the commit
-// thread). Lifecycle: create, SetOwnership..., then serve; destroy after the
+// Threading: every method may be called from any thread, handlers
+// concurrently; callbacks run on whatever thread completed the last reply
+// (an io thread running the RPC lanes, or the commit thread). Lifecycle: create, SetOwnership..., then serve; destroy after the
 // peer channel has stopped calling back.
 #pragma once
 
